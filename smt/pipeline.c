@@ -1,0 +1,139 @@
+/*
+ * pipeline.c - the per-record pipeline: every route sees every input
+ * record, in route order; each route forks the record, tests its condition,
+ * runs its chain and encodes what changed. This one function is what both
+ * `smtproxy apply` and the daemon run, so what a user tries offline is what
+ * production does.
+ *
+ * Destination: the chain runs on the input topic (so TopicNameMatches and
+ * RegexRouter see what Connect would show them); afterwards, if no step
+ * changed the topic, the route's `topic` applies. A step that rewrote the
+ * topic (RegexRouter, TimestampRouter) wins over the route's topic.
+ */
+#include "pipeline.h"
+
+#include <stdlib.h>
+
+struct smt_pipeline *smt_pipeline_new(const struct smt_pipeline_conf *pc,
+                                      struct smt_err *err)
+{
+    struct smt_pipeline *pl = smt_xcalloc(1, sizeof(*pl));
+    uint32_t             i;
+
+    pl->conf = pc;
+    pl->nroutes = pc->nroutes;
+    pl->chains = smt_xcalloc(pc->nroutes ? pc->nroutes : 1,
+                             sizeof(*pl->chains));
+    for (i = 0; i < pc->nroutes; i++) {
+        pl->chains[i] = smt_chain_new(&pc->routes[i].chain, err);
+        if (pl->chains[i] == NULL) {
+            smt_err_prefix(err, "route '%s': ", pc->routes[i].name);
+            smt_pipeline_free(pl);
+            return NULL;
+        }
+    }
+    return pl;
+}
+
+void smt_pipeline_free(struct smt_pipeline *pl)
+{
+    uint32_t i;
+
+    if (pl == NULL) {
+        return;
+    }
+    for (i = 0; i < pl->nroutes; i++) {
+        smt_chain_free(pl->chains[i]);
+    }
+    free(pl->chains);
+    free(pl);
+}
+
+static void emit_fail(smt_emit_fn emit, void *opaque,
+                      const struct smt_route_conf *route, uint32_t ri,
+                      struct smt_record *rec, const struct smt_record *in,
+                      const struct smt_inst *step, struct smt_err *err)
+{
+    struct smt_output out;
+
+    if (err->stage == SMT_STAGE_NONE) {
+        err->stage = SMT_STAGE_TRANSFORMATION;
+    }
+    memset(&out, 0, sizeof(out));
+    out.outcome = SMT_OUT_FAIL;
+    out.route = route;
+    out.route_index = ri;
+    out.rec = rec;
+    out.in = in;
+    out.step = step;
+    out.err = err;
+    emit(opaque, &out);
+}
+
+void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
+                          smt_emit_fn emit, void *opaque)
+{
+    const struct smt_pipeline_conf *pc = pl->conf;
+    struct smt_output               out;
+    struct smt_record               rec;
+    struct smt_err                  err;
+    uint32_t                        i, failed;
+    int                             taken = 0, r;
+    enum smt_verdict                v;
+
+    for (i = 0; i < pl->nroutes; i++) {
+        const struct smt_route_conf *route = &pc->routes[i];
+
+        smt_record_fork(&rec, in);
+        smt_err_clear(&err);
+        if (route->cond != NULL) {
+            r = smt_cond_eval(route->cond, &rec, &err);
+            if (r < 0) {
+                /* The route cannot tell whether it wants the record (its
+                 * value does not decode, say): that is this route's failure,
+                 * never a silent skip. */
+                taken = 1;
+                emit_fail(emit, opaque, route, i, &rec, in, NULL, &err);
+                continue;
+            }
+            if (r == 0) {
+                continue;
+            }
+        }
+        taken = 1;
+        failed = 0;
+        v = smt_chain_apply(pl->chains[i], &rec, &err, &failed);
+        memset(&out, 0, sizeof(out));
+        out.route = route;
+        out.route_index = i;
+        out.in = in;
+        out.rec = &rec;
+        if (v == SMT_FAIL) {
+            emit_fail(emit, opaque, route, i, &rec, in,
+                      &pl->chains[i]->steps[failed], &err);
+            continue;
+        }
+        if (v == SMT_DROP) {
+            out.outcome = SMT_OUT_DROP;
+            emit(opaque, &out);
+            continue;
+        }
+        if (route->topic != NULL && rec.topic.ptr == in->topic.ptr &&
+            rec.topic.len == in->topic.len) {
+            rec.topic = smt_bytes_str(route->topic);
+        }
+        if (smt_record_encode(&rec, &err) != 0) {
+            emit_fail(emit, opaque, route, i, &rec, in, NULL, &err);
+            continue;
+        }
+        out.outcome = SMT_OUT_RECORD;
+        emit(opaque, &out);
+    }
+    if (!taken) {
+        memset(&out, 0, sizeof(out));
+        out.outcome = SMT_OUT_UNROUTED;
+        out.in = in;
+        out.rec = in;
+        emit(opaque, &out);
+    }
+}

@@ -1,0 +1,504 @@
+/*
+ * val.c - the value tree: constructors, objects and arrays, deep copy and
+ * equality, Connect schemas, and KIP-821 field paths.
+ *
+ * Every mutator clears the `raw` source text of the node it changes, so the
+ * serializer re-encodes exactly the parts that changed; walking a path for
+ * a change (smt_path_parent_mut) clears it on every container on the way,
+ * because a container whose child changed no longer matches its source.
+ */
+#include "val.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+const char *smt_type_name(int type)
+{
+    static const char *const names[SMT_TYPE_COUNT] = {
+        "NULL",   "BOOLEAN", "INT8",  "INT16",   "INT32",
+        "INT64",  "FLOAT32", "FLOAT64", "STRING", "BYTES",
+        "ARRAY",  "MAP",     "BYTES", "INT64",
+    };
+
+    if (type < 0 || type >= SMT_TYPE_COUNT) {
+        return "UNKNOWN";
+    }
+    return names[type];
+}
+
+const char *smt_val_java_class(const struct smt_val *v)
+{
+    if (v == NULL) {
+        return "null";
+    }
+    switch (v->type) {
+    case SMT_BOOL:
+        return "java.lang.Boolean";
+    case SMT_INT8:
+        return "java.lang.Byte";
+    case SMT_INT16:
+        return "java.lang.Short";
+    case SMT_INT32:
+        return "java.lang.Integer";
+    case SMT_INT64:
+        return "java.lang.Long";
+    case SMT_FLOAT32:
+        return "java.lang.Float";
+    case SMT_FLOAT64:
+        return "java.lang.Double";
+    case SMT_STRING:
+        return "java.lang.String";
+    case SMT_BYTES:
+        return "[B";
+    case SMT_ARRAY:
+        return "java.util.ArrayList";
+    case SMT_OBJECT:
+        return "java.util.HashMap";
+    case SMT_DECIMAL:
+        return "java.math.BigDecimal";
+    case SMT_DATE:
+        return "java.util.Date";
+    case SMT_NULL:
+    default:
+        return "null";
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Constructors */
+
+static struct smt_val *val_new(struct smt_arena *a, int type)
+{
+    struct smt_val *v = smt_arena_alloc(a, sizeof(*v));
+
+    memset(v, 0, sizeof(*v));
+    v->type = (uint8_t)type;
+    return v;
+}
+
+struct smt_val *smt_val_null(struct smt_arena *a)
+{
+    return val_new(a, SMT_NULL);
+}
+
+struct smt_val *smt_val_bool(struct smt_arena *a, int b)
+{
+    struct smt_val *v = val_new(a, SMT_BOOL);
+
+    v->u.b = b != 0;
+    return v;
+}
+
+struct smt_val *smt_val_int(struct smt_arena *a, int type, int64_t i)
+{
+    struct smt_val *v = val_new(a, type);
+
+    v->u.i = i;
+    return v;
+}
+
+struct smt_val *smt_val_float(struct smt_arena *a, int type, double d)
+{
+    struct smt_val *v = val_new(a, type);
+
+    v->u.d = type == SMT_FLOAT32 ? (double)(float)d : d;
+    return v;
+}
+
+struct smt_val *smt_val_str(struct smt_arena *a, int type, const char *p,
+                            size_t len)
+{
+    struct smt_val *v = val_new(a, type);
+
+    v->u.s.ptr = p != NULL ? p : "";
+    v->u.s.len = len;
+    return v;
+}
+
+struct smt_val *smt_val_array(struct smt_arena *a, uint32_t cap)
+{
+    struct smt_val *v = val_new(a, SMT_ARRAY);
+
+    if (cap > 0) {
+        v->u.items = smt_arena_alloc(a, cap * sizeof(*v->u.items));
+        v->cap = cap;
+    }
+    return v;
+}
+
+struct smt_val *smt_val_object(struct smt_arena *a, uint32_t cap)
+{
+    struct smt_val *v = val_new(a, SMT_OBJECT);
+
+    if (cap > 0) {
+        v->u.members = smt_arena_alloc(a, cap * sizeof(*v->u.members));
+        v->cap = cap;
+    }
+    return v;
+}
+
+struct smt_val *smt_val_clone(struct smt_arena *a, const struct smt_val *v)
+{
+    struct smt_val *c;
+    uint32_t        i;
+
+    if (v == NULL) {
+        return NULL;
+    }
+    c = smt_arena_alloc(a, sizeof(*c));
+    *c = *v;
+    if (v->type == SMT_ARRAY) {
+        c->cap = v->n;
+        c->u.items = v->n ? smt_arena_alloc(a, v->n * sizeof(*c->u.items))
+                          : NULL;
+        for (i = 0; i < v->n; i++) {
+            c->u.items[i] = smt_val_clone(a, v->u.items[i]);
+        }
+    } else if (v->type == SMT_OBJECT) {
+        c->cap = v->n;
+        c->u.members =
+            v->n ? smt_arena_alloc(a, v->n * sizeof(*c->u.members)) : NULL;
+        for (i = 0; i < v->n; i++) {
+            c->u.members[i].key = v->u.members[i].key;
+            c->u.members[i].val = smt_val_clone(a, v->u.members[i].val);
+        }
+    }
+    return c;
+}
+
+int smt_val_equal(const struct smt_val *a, const struct smt_val *b)
+{
+    uint32_t i;
+
+    if (a == NULL || b == NULL) {
+        return (a == NULL || a->type == SMT_NULL) &&
+               (b == NULL || b->type == SMT_NULL);
+    }
+    if (a->type != b->type) {
+        return 0;
+    }
+    switch (a->type) {
+    case SMT_NULL:
+        return 1;
+    case SMT_BOOL:
+        return a->u.b == b->u.b;
+    case SMT_INT8:
+    case SMT_INT16:
+    case SMT_INT32:
+    case SMT_INT64:
+    case SMT_DATE:
+        return a->u.i == b->u.i;
+    case SMT_FLOAT32:
+    case SMT_FLOAT64:
+        return a->u.d == b->u.d || (isnan(a->u.d) && isnan(b->u.d));
+    case SMT_STRING:
+    case SMT_BYTES:
+    case SMT_DECIMAL:
+        return a->u.s.len == b->u.s.len &&
+               (a->u.s.len == 0 ||
+                memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0);
+    case SMT_ARRAY:
+        if (a->n != b->n) {
+            return 0;
+        }
+        for (i = 0; i < a->n; i++) {
+            if (!smt_val_equal(a->u.items[i], b->u.items[i])) {
+                return 0;
+            }
+        }
+        return 1;
+    case SMT_OBJECT:
+        if (a->n != b->n) {
+            return 0;
+        }
+        for (i = 0; i < a->n; i++) {
+            const struct smt_member *m = &a->u.members[i];
+            long j = smt_obj_index(b, m->key.ptr, m->key.len);
+
+            if (j < 0 || !smt_val_equal(m->val, b->u.members[j].val)) {
+                return 0;
+            }
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+double smt_val_as_double(const struct smt_val *v)
+{
+    if (v == NULL) {
+        return 0;
+    }
+    switch (v->type) {
+    case SMT_BOOL:
+        return v->u.b ? 1 : 0;
+    case SMT_INT8:
+    case SMT_INT16:
+    case SMT_INT32:
+    case SMT_INT64:
+    case SMT_DATE:
+        return (double)v->u.i;
+    case SMT_FLOAT32:
+    case SMT_FLOAT64:
+        return v->u.d;
+    default:
+        return 0;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Objects and arrays */
+
+long smt_obj_index(const struct smt_val *obj, const char *name, size_t len)
+{
+    uint32_t i;
+
+    if (obj == NULL || obj->type != SMT_OBJECT) {
+        return -1;
+    }
+    for (i = 0; i < obj->n; i++) {
+        const struct smt_bytes *k = &obj->u.members[i].key;
+
+        if (k->len == len && (len == 0 || memcmp(k->ptr, name, len) == 0)) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+struct smt_val *smt_obj_get(const struct smt_val *obj, const char *name,
+                            size_t len)
+{
+    long i = smt_obj_index(obj, name, len);
+
+    return i < 0 ? NULL : obj->u.members[i].val;
+}
+
+void smt_obj_set(struct smt_arena *a, struct smt_val *obj, const char *name,
+                 size_t len, struct smt_val *val)
+{
+    long i = smt_obj_index(obj, name, len);
+
+    obj->raw = NULL;
+    if (i >= 0) {
+        obj->u.members[i].val = val;
+        return;
+    }
+    if (obj->n == obj->cap) {
+        uint32_t cap = obj->cap ? obj->cap * 2 : 4;
+
+        obj->u.members = smt_arena_grow(a, obj->u.members, obj->n, cap,
+                                        sizeof(*obj->u.members));
+        obj->cap = cap;
+    }
+    obj->u.members[obj->n].key.ptr = name;
+    obj->u.members[obj->n].key.len = len;
+    obj->u.members[obj->n].val = val;
+    obj->n++;
+}
+
+struct smt_val *smt_obj_del(struct smt_val *obj, const char *name, size_t len)
+{
+    long            i = smt_obj_index(obj, name, len);
+    struct smt_val *v;
+
+    if (i < 0) {
+        return NULL;
+    }
+    v = obj->u.members[i].val;
+    memmove(&obj->u.members[i], &obj->u.members[i + 1],
+            (obj->n - (uint32_t)i - 1) * sizeof(*obj->u.members));
+    obj->n--;
+    obj->raw = NULL;
+    return v;
+}
+
+void smt_arr_push(struct smt_arena *a, struct smt_val *arr, struct smt_val *v)
+{
+    if (arr->n == arr->cap) {
+        uint32_t cap = arr->cap ? arr->cap * 2 : 4;
+
+        arr->u.items = smt_arena_grow(a, arr->u.items, arr->n, cap,
+                                      sizeof(*arr->u.items));
+        arr->cap = cap;
+    }
+    arr->u.items[arr->n++] = v;
+    arr->raw = NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Schemas */
+
+struct smt_schema *smt_schema_field(const struct smt_schema *s,
+                                    const char *name, size_t len)
+{
+    uint32_t i;
+
+    if (s == NULL || s->type != SMT_OBJECT || s->is_map) {
+        return NULL;
+    }
+    for (i = 0; i < s->nfields; i++) {
+        if (s->fields[i].name.len == len &&
+            memcmp(s->fields[i].name.ptr, name, len) == 0) {
+            return s->fields[i].schema;
+        }
+    }
+    return NULL;
+}
+
+struct smt_schema *smt_schema_copy(struct smt_arena *a,
+                                   const struct smt_schema *s)
+{
+    struct smt_schema *c = smt_arena_alloc(a, sizeof(*c));
+
+    *c = *s;
+    if (s->nfields > 0) {
+        c->fields = smt_arena_alloc(a, s->nfields * sizeof(*c->fields));
+        memcpy(c->fields, s->fields, s->nfields * sizeof(*c->fields));
+    }
+    return c;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Paths */
+
+int smt_path_parse(struct smt_path *p, const char *text, int version,
+                   struct smt_err *err)
+{
+    size_t      len = strlen(text), i = 0, nseg = 0, cap = 4;
+    char       *out;
+    const char *seg_start;
+
+    memset(p, 0, sizeof(*p));
+    p->text = smt_xstrdup(text);
+    p->buf = smt_xmalloc(len + 1);
+    p->seg = smt_xmalloc(cap * sizeof(*p->seg));
+    out = p->buf;
+
+    if (version != SMT_PATH_V2) {
+        memcpy(out, text, len + 1);
+        p->seg[0].ptr = out;
+        p->seg[0].len = len;
+        p->n = 1;
+        return 0;
+    }
+    /* V2: segments separated by '.', a segment may be `quoted` (a doubled
+     * backtick inside stands for one backtick). */
+    for (;;) {
+        seg_start = out;
+        if (i < len && text[i] == '`') {
+            i++;
+            for (;;) {
+                if (i >= len) {
+                    smt_path_fini(p);
+                    return smt_err_set(err, SMT_E_CONFIG,
+                                       "field path '%s': unbalanced backtick",
+                                       text);
+                }
+                if (text[i] == '`') {
+                    if (i + 1 < len && text[i + 1] == '`') {
+                        *out++ = '`';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                *out++ = text[i++];
+            }
+            if (i < len && text[i] != '.') {
+                smt_path_fini(p);
+                return smt_err_set(err, SMT_E_CONFIG,
+                                   "field path '%s': expected '.' after a "
+                                   "quoted name at offset %zu",
+                                   text, i);
+            }
+        } else {
+            while (i < len && text[i] != '.') {
+                *out++ = text[i++];
+            }
+            if (out == seg_start) {
+                smt_path_fini(p);
+                return smt_err_set(err, SMT_E_CONFIG,
+                                   "field path '%s': empty name at offset %zu",
+                                   text, i);
+            }
+        }
+        if (nseg == cap) {
+            cap *= 2;
+            p->seg = smt_xrealloc(p->seg, cap * sizeof(*p->seg));
+        }
+        p->seg[nseg].ptr = seg_start;
+        p->seg[nseg].len = (size_t)(out - seg_start);
+        nseg++;
+        if (i >= len) {
+            break;
+        }
+        i++; /* the '.' */
+        if (i >= len) {
+            smt_path_fini(p);
+            return smt_err_set(err, SMT_E_CONFIG,
+                               "field path '%s': ends with '.'", text);
+        }
+    }
+    p->n = (uint32_t)nseg;
+    return 0;
+}
+
+void smt_path_fini(struct smt_path *p)
+{
+    free(p->text);
+    free(p->seg);
+    free(p->buf);
+    memset(p, 0, sizeof(*p));
+}
+
+struct smt_val *smt_path_get(const struct smt_val *root,
+                             const struct smt_path *p)
+{
+    const struct smt_val *v = root;
+    uint32_t              i;
+
+    for (i = 0; i < p->n; i++) {
+        if (v == NULL || v->type != SMT_OBJECT) {
+            return NULL;
+        }
+        v = smt_obj_get(v, p->seg[i].ptr, p->seg[i].len);
+    }
+    return (struct smt_val *)v;
+}
+
+struct smt_val *smt_path_parent_mut(struct smt_arena *a, struct smt_val *root,
+                                    const struct smt_path *p, int create)
+{
+    struct smt_val *v = root, *next;
+    uint32_t        i;
+
+    if (v == NULL || v->type != SMT_OBJECT) {
+        return NULL;
+    }
+    /* First check the walk succeeds, so a failed lookup changes nothing. */
+    if (!create) {
+        for (i = 0; i + 1 < p->n; i++) {
+            v = smt_obj_get(v, p->seg[i].ptr, p->seg[i].len);
+            if (v == NULL || v->type != SMT_OBJECT) {
+                return NULL;
+            }
+        }
+        v = root;
+    }
+    root->raw = NULL;
+    for (i = 0; i + 1 < p->n; i++) {
+        next = smt_obj_get(v, p->seg[i].ptr, p->seg[i].len);
+        if (next == NULL) {
+            next = smt_val_object(a, 4);
+            smt_obj_set(a, v, p->seg[i].ptr, p->seg[i].len, next);
+        } else if (next->type != SMT_OBJECT) {
+            return NULL;
+        }
+        next->raw = NULL;
+        v = next;
+    }
+    return v;
+}
