@@ -70,9 +70,36 @@ static void emit_fail(smt_emit_fn emit, void *opaque,
     emit(opaque, &out);
 }
 
+/* True when err is the input's key or value failing to decode, and that was
+ * already reported by an earlier route: one poison record is one failure
+ * (one DLQ record), however many routes needed its value. The input side
+ * stays RAW after a failed decode; an encode failure (a route's own output)
+ * is per route and always reported. */
+static int decode_failure_seen(const struct smt_record *in,
+                               const struct smt_err *err, unsigned *seen)
+{
+    unsigned bit;
+
+    if (err->stage == SMT_STAGE_KEY_CONVERTER &&
+        in->key.state == SMT_DS_RAW) {
+        bit = 1;
+    } else if (err->stage == SMT_STAGE_VALUE_CONVERTER &&
+               in->value.state == SMT_DS_RAW) {
+        bit = 2;
+    } else {
+        return 0;
+    }
+    if (*seen & bit) {
+        return 1;
+    }
+    *seen |= bit;
+    return 0;
+}
+
 void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
                           smt_emit_fn emit, void *opaque)
 {
+    unsigned                        seen = 0;
     const struct smt_pipeline_conf *pc = pl->conf;
     struct smt_output               out;
     struct smt_record               rec;
@@ -93,7 +120,9 @@ void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
                  * value does not decode, say): that is this route's failure,
                  * never a silent skip. */
                 taken = 1;
-                emit_fail(emit, opaque, route, i, &rec, in, NULL, &err);
+                if (!decode_failure_seen(in, &err, &seen)) {
+                    emit_fail(emit, opaque, route, i, &rec, in, NULL, &err);
+                }
                 continue;
             }
             if (r == 0) {
@@ -109,8 +138,10 @@ void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
         out.in = in;
         out.rec = &rec;
         if (v == SMT_FAIL) {
-            emit_fail(emit, opaque, route, i, &rec, in,
-                      &pl->chains[i]->steps[failed], &err);
+            if (!decode_failure_seen(in, &err, &seen)) {
+                emit_fail(emit, opaque, route, i, &rec, in,
+                          &pl->chains[i]->steps[failed], &err);
+            }
             continue;
         }
         if (v == SMT_DROP) {

@@ -119,8 +119,10 @@ struct smt_pipeline *smt_pipeline_new(const struct smt_pipeline_conf *pc,
 void smt_pipeline_free(struct smt_pipeline *pl);
 
 /** Runs one input record through every route, in route order, calling emit
- *  once per outcome (records, drops, failures, unrouted). Outputs live in
- *  in->arena and are valid until it is reset. in is not changed. */
+ *  once per outcome (records, drops, failures, unrouted). A key or value
+ *  that does not decode is reported once, by the first route that needed
+ *  it; later routes that need it emit nothing for this record. Outputs live
+ *  in in->arena and are valid until it is reset. in is not changed. */
 void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
                           smt_emit_fn emit, void *opaque);
 
