@@ -151,7 +151,7 @@ static void check_output(void *opaque, const struct smt_output *out)
     case SMT_OUT_FAIL:
         if (out->err == NULL || out->err->msg[0] == '\0' ||
             out->err->stage == SMT_STAGE_NONE) {
-            fprintf(stderr, "fuzz_chain: failure without detail\n");
+            fprintf(stderr, "fuzz_chain: failure without detail (stage %d, route %s, msg \"%s\")\n", out->err ? out->err->stage : -1, out->route ? out->route->name : "-", out->err ? out->err->msg : "");
             abort();
         }
         break;

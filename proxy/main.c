@@ -18,7 +18,7 @@
  * of valid JSON (json formats), as a JSON string for the string format, and
  * as base64 otherwise, so any record, even a malformed one, round-trips.
  */
-#include "smt.h"
+#include "px.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -46,7 +46,8 @@ static const char usage_main[] =
     "  check -c FILE     load and instantiate a pipeline, report every error\n"
     "  transforms [--markdown]\n"
     "                    list every transform and predicate with its options\n"
-    "  run -c FILE       the Kafka relay (not built yet)\n"
+    "  run -c FILE [--progress] [--stats-file F] [--bootstrap-file F]\n"
+    "                    the Kafka relay\n"
     "  --help            this text; `smtproxy COMMAND --help` for details\n"
     "  --version         print the version\n"
     "\n"
@@ -135,11 +136,30 @@ static const char usage_transforms[] =
     "exit status: 0 ok, 2 usage error\n";
 
 static const char usage_run[] =
-    "usage: smtproxy run -c FILE\n"
+    "usage: smtproxy run -c FILE [--progress] [--stats-file F]\n"
+    "                    [--bootstrap-file F]\n"
     "\n"
-    "The Kafka relay. Not built yet (issue 3): this command only says so.\n"
+    "The Kafka relay: consumes the pipeline's input topics in a consumer\n"
+    "group, runs every record through every route on worker threads, and\n"
+    "produces the outputs (and DLQ records). An input offset is committed\n"
+    "only when every record derived from it is acknowledged by the broker.\n"
+    "With `bootstrap.servers: embedded` it starts librdkafka's in-process\n"
+    "mock cluster and creates the pipeline's topics.\n"
     "\n"
-    "exit status: 2\n";
+    "  --progress          a progress line on stderr (records/s in, out per\n"
+    "                      route, DLQ)\n"
+    "  --stats-file F      keep a JSON snapshot of the counters in F\n"
+    "                      (rewritten every 0.5 s)\n"
+    "  --bootstrap-file F  with the embedded cluster: write its bootstrap\n"
+    "                      address to F once it is up\n"
+    "\n"
+    "SIGTERM or SIGINT: stop fetching, finish and deliver what is in flight,\n"
+    "commit, exit 0 (within delivery.shutdown.timeout); a second signal\n"
+    "exits at once.\n"
+    "\n"
+    "exit status: 0 stopped cleanly, 1 stopped by a failure (a record under\n"
+    "errors.tolerance=none, an undeliverable DLQ record, a fatal client\n"
+    "error) without committing past it, 2 usage or configuration error\n";
 
 /* ---------------------------------------------------------------------- */
 /* Output helpers                                                           */
@@ -1064,6 +1084,40 @@ static int cmd_check(const char *path)
         smt_pipeline_conf_free(pc);
         return PX_EXIT_FAIL;
     }
+    {
+        /* The daemon's own sections and the Kafka client properties are
+         * checked too, so `check` passes exactly when `run` would start. */
+        struct px_conf   xc;
+        struct smt_diags d;
+        rd_kafka_conf_t *kc;
+        int              which, bad = 0;
+
+        smt_diags_init(&d);
+        if (px_conf_load(&xc, pc, &d) != 0) {
+            bad = 1;
+        } else {
+            for (which = 0; which < 2; which++) {
+                kc = px_kafka_conf(pc, &xc, which,
+                                   px_kafka_embedded(pc) ? "127.0.0.1:9092"
+                                                         : NULL,
+                                   &d);
+                if (kc == NULL) {
+                    bad = 1;
+                } else {
+                    rd_kafka_conf_destroy(kc);
+                }
+            }
+        }
+        for (i = 0; i < d.n; i++) {
+            fprintf(stderr, "%s\n", d.msg[i]);
+        }
+        smt_diags_fini(&d);
+        if (bad) {
+            smt_pipeline_free(pl);
+            smt_pipeline_conf_free(pc);
+            return PX_EXIT_FAIL;
+        }
+    }
     for (i = 0; i < pc->nroutes; i++) {
         steps += pc->routes[i].chain.n;
     }
@@ -1321,6 +1375,9 @@ int main(int argc, char **argv)
     uint64_t    max_errors = 0;
     int         progress = 0, markdown = 0, i;
     char       *end;
+    struct px_run_opts run_opts;
+
+    memset(&run_opts, 0, sizeof(run_opts));
 
     if (argc < 2) {
         fputs(usage_main, stderr);
@@ -1379,8 +1436,20 @@ int main(int argc, char **argv)
                 return usage_error(usage, "--max-errors: bad number '%s'",
                                    argv[i]);
             }
-        } else if (strcmp(a, "--progress") == 0 && usage == usage_apply) {
+        } else if (strcmp(a, "--progress") == 0 &&
+                   (usage == usage_apply || usage == usage_run)) {
             progress = 1;
+        } else if ((strcmp(a, "--stats-file") == 0 ||
+                    strcmp(a, "--bootstrap-file") == 0) &&
+                   usage == usage_run) {
+            if (++i >= argc) {
+                return usage_error(usage, "%s needs a file", a);
+            }
+            if (a[2] == 's') {
+                run_opts.stats_file = argv[i];
+            } else {
+                run_opts.bootstrap_file = argv[i];
+            }
         } else if (strcmp(a, "--markdown") == 0 &&
                    usage == usage_transforms) {
             markdown = 1;
@@ -1395,8 +1464,9 @@ int main(int argc, char **argv)
         return usage_error(usage, "%s needs -c FILE", cmd);
     }
     if (usage == usage_run) {
-        fprintf(stderr, "run: the relay is not built yet (issue 3)\n");
-        return PX_EXIT_USAGE;
+        run_opts.config_path = conf;
+        run_opts.progress = progress;
+        return px_relay_run(&run_opts);
     }
     if (usage == usage_check) {
         return cmd_check(conf);

@@ -106,9 +106,16 @@ check "check error: position" has "$tmp/out" 'bad.yaml:4:[0-9]*: '
 check "apply without -c: exit 2" [ $? = 2 ]
 "$bin" frobnicate >/dev/null 2>&1
 check "unknown command: exit 2" [ $? = 2 ]
-"$bin" run -c "$tmp/p.yaml" 2>"$tmp/err"
-check "run: exit 2" [ $? = 2 ]
-check "run: says so" has "$tmp/err" 'not built yet'
+# run refuses a broken config before touching Kafka (the relay itself is
+# tested against the embedded and a real broker in test_relay_*)
+printf 'input: {topics: [a]}\nkafka: {bootstrap.servers: embedded, no.such.property: 1}\nroutes: [{name: r}]\n' >"$tmp/badkafka.yaml"
+"$bin" run -c "$tmp/badkafka.yaml" 2>"$tmp/err"
+check "run: bad kafka property: exit 2" [ $? = 2 ]
+check "run: bad kafka property: position" has "$tmp/err" 'badkafka.yaml:2:[0-9]*: kafka: .*no.such.property'
+"$bin" check -c "$tmp/badkafka.yaml" >"$tmp/out" 2>&1
+check "check: bad kafka property: exit 1" [ $? = 1 ]
+"$bin" run -c "$tmp/missing.yaml" 2>"$tmp/err"
+check "run: missing file: exit 2" [ $? = 2 ]
 "$bin" --version >"$tmp/out"
 check "version" has "$tmp/out" '^smtproxy [0-9]'
 "$bin" apply --help >"$tmp/out"
