@@ -106,6 +106,7 @@ struct px_relay {
     pthread_t                       poll_thr;
     atomic_int                      poll_stop;
     atomic_int                      closing;
+    int                             stopping; /* consumer thread only */
     atomic_int                      fatal;
     int                             exit_code;
     char                            fatal_msg[768];
@@ -918,7 +919,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
         PX_INFO("revoking %d partition(s)%s: draining", parts->cnt,
                 lost ? " (lost)" : "");
-        if (!wait_drained(r, parts, r->xc.revoke_ms)) {
+        /* While stopping, everything that could drain already has. */
+        if (!wait_drained(r, parts, r->stopping ? 0 : r->xc.revoke_ms)) {
             PX_WARN("revoked partitions did not drain within %lld ms; "
                     "committing what was delivered",
                     (long long)r->xc.revoke_ms);
@@ -1382,6 +1384,7 @@ int px_relay_run(const struct px_run_opts *opts)
                              : 0));
     wait_drained(&r, NULL, 0);
     commit_parts(&r, NULL);
+    r.stopping = 1;
     left = atomic_load(&r.inflight_records);
     rc = atomic_load(&r.fatal) ? r.exit_code : 0;
     if (left > 0 && !atomic_load(&r.fatal)) {
