@@ -15,7 +15,6 @@
  */
 #include "smt.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -208,38 +207,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef WITH_MAIN
+#include "replay.h"
+
 int main(int argc, char **argv)
 {
-    DIR           *dir;
-    struct dirent *de;
-    int            n = 0;
-    static uint8_t buf[FUZZ_CHAIN_MAX];
+    int rc = fuzz_replay("fuzz_chain", argc, argv, FUZZ_CHAIN_MAX);
 
-    if (argc != 2 || (dir = opendir(argv[1])) == NULL) {
-        fprintf(stderr, "usage: fuzz_chain CORPUS_DIR\n");
-        return 2;
-    }
-    while ((de = readdir(dir)) != NULL) {
-        char   path[4096];
-        FILE  *f;
-        size_t len;
-
-        if (de->d_name[0] == '.') {
-            continue;
-        }
-        snprintf(path, sizeof(path), "%s/%s", argv[1], de->d_name);
-        if ((f = fopen(path, "rb")) == NULL) {
-            continue;
-        }
-        len = fread(buf, 1, sizeof(buf), f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(buf, len);
-        n++;
-    }
-    closedir(dir);
     smt_pipeline_free(pl);
     smt_pipeline_conf_free(pc);
-    printf("fuzz_chain: %d passed, 0 failed\n", n);
-    return n > 0 ? 0 : 1;
+    return rc;
 }
 #endif

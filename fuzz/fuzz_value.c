@@ -107,44 +107,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef WITH_MAIN
-#include <dirent.h>
+#include "replay.h"
 
 int main(int argc, char **argv)
 {
-    DIR           *d;
-    struct dirent *de;
-    int            n = 0;
-
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
-        return 2;
-    }
-    if ((d = opendir(argv[1])) == NULL) {
-        fprintf(stderr, "fuzz_value: cannot open '%s'\n", argv[1]);
-        return 2;
-    }
-    while ((de = readdir(d)) != NULL) {
-        char    path[4096];
-        FILE   *f;
-        uint8_t *buf;
-        size_t  len;
-
-        if (de->d_name[0] == '.') {
-            continue;
-        }
-        snprintf(path, sizeof(path), "%s/%s", argv[1], de->d_name);
-        if ((f = fopen(path, "rb")) == NULL) {
-            continue;
-        }
-        buf = smt_xmalloc(FUZZ_MAX_INPUT + 1);
-        len = fread(buf, 1, FUZZ_MAX_INPUT + 1, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(buf, len);
-        free(buf);
-        n++;
-    }
-    closedir(d);
-    printf("fuzz_value: %d passed, 0 failed\n", n);
-    return 0;
+    /* one byte over the cap, so the size guard itself is replayed too */
+    return fuzz_replay("fuzz_value", argc, argv, FUZZ_MAX_INPUT + 1);
 }
 #endif
