@@ -81,9 +81,12 @@ static pcre2_code *regex_compile(const char *pattern, uint32_t opts,
     pcre2_code *c;
     PCRE2_UCHAR buf[160];
 
+    /* Not PCRE2_MATCH_INVALID_UTF: with the JIT (PCRE2 10.42) it makes
+     * negated class escapes miss non-ASCII characters (^\D$ fails on
+     * U+07C0). pcre2_match checks the subject instead, and an invalid one
+     * reads as no match (regex_run). */
     c = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                      opts | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &off,
-                      cc);
+                      opts | PCRE2_UTF, &code, &off, cc);
     if (c == NULL) {
         pcre2_get_error_message(code, buf, sizeof(buf));
         smt_err_set(err, SMT_E_CONFIG, "Invalid regex: %s at offset %zu",
@@ -153,7 +156,11 @@ static int regex_run(const pcre2_code *code, pcre2_match_data *md,
     if (rc >= 0) {
         return 1;
     }
-    return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
+    if (rc == PCRE2_ERROR_NOMATCH ||
+        (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21)) {
+        return 0; /* invalid UTF-8 never matches */
+    }
+    return -1;
 }
 
 int smt_regex_matches(const struct smt_regex *re, const char *s, size_t len)

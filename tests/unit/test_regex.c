@@ -90,6 +90,12 @@ static void test_match(void)
     T_EQI(m(".*", ""), 1);
     T_EQI(m("a.c", "a\xc3\xa9" "c"), 1); /* one code point, not two bytes */
     T_EQI(m("a.c", "a\xff" "c"), 0);     /* invalid UTF-8: no match, no error */
+    T_EQI(f("a", "\xc3"), 0);            /* truncated sequence, find too */
+    /* negated class escapes on non-ASCII characters (a PCRE2 10.42 JIT
+     * quirk with PCRE2_MATCH_INVALID_UTF made these miss) */
+    T_EQI(m("\\D", "\xdf\x80"), 1);       /* U+07C0 NKO DIGIT ZERO */
+    T_EQI(m("\\W", "\xc3\xa9"), 1);       /* e-acute is not a word char */
+    T_EQI(m("\\S", "\xc3\xa9"), 1);
     T_EQI(m("(?i)ABC", "abc"), 1);
     T_EQI(m("\\Qa.b\\E", "a.b"), 1);
     T_EQI(m("\\Qa.b\\E", "axb"), 0);
