@@ -25,6 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
+
 /* ---------------------------------------------------------------------- */
 /* Character classes                                                        */
 
@@ -66,6 +70,20 @@ static inline uint64_t swar_stop(uint64_t x)
 static inline int is_ws(unsigned char c)
 {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Skips JSON whitespace. Compact JSON has none between tokens, so one
+ * compare (every whitespace byte is <= ' ', no token starts there) usually
+ * settles it. */
+static inline const char *skip_ws(const char *p, const char *end)
+{
+    if (SMT_LIKELY(p < end && (unsigned char)*p > ' ')) {
+        return p;
+    }
+    while (p < end && is_ws((unsigned char)*p)) {
+        p++;
+    }
+    return p;
 }
 
 /* Length of the valid UTF-8 sequence starting at p (lead byte >= 0x80), or
@@ -277,6 +295,24 @@ static JP_INLINE int jp_string(struct jp *jp, const char **pp,
 
     for (;;) {
         unsigned char c;
+#if defined(__SSE2__) && defined(__GNUC__) && defined(__BYTE_ORDER__) &&     \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* sixteen bytes at a time: the signed compare with 0x20 flags
+         * controls and non-ASCII bytes (negative) at once */
+        while (end - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i t = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+            int m = _mm_movemask_epi8(t);
+            if (m != 0) {
+                p += __builtin_ctz((unsigned)m);
+                goto stop;
+            }
+            p += 16;
+        }
+#endif
         while (end - p >= 8) {
             uint64_t x, m;
             memcpy(&x, p, 8);
@@ -343,6 +379,97 @@ static const double pow10_tab[23] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
+
+int smt_parse_double_fast(const char *p, size_t len, int is_float,
+                          double *out)
+{
+    const char *e = p + len;
+    uint64_t    m = 0;
+    int         neg = 0, nsig = 0, digits = 0;
+    long        exp10 = 0;
+    double      d;
+
+    if (p < e && (*p == '+' || *p == '-')) {
+        neg = *p == '-';
+        p++;
+    }
+    for (; p < e && (unsigned)(*p - '0') <= 9; p++) {
+        digits++;
+        if (m == 0 && *p == '0') {
+            continue;
+        }
+        if (++nsig > 19) {
+            return 0;
+        }
+        m = m * 10 + (unsigned)(*p - '0');
+    }
+    if (p < e && *p == '.') {
+        for (p++; p < e && (unsigned)(*p - '0') <= 9; p++) {
+            digits++;
+            exp10--;
+            if (m == 0 && *p == '0') {
+                continue;
+            }
+            if (++nsig > 19) {
+                return 0;
+            }
+            m = m * 10 + (unsigned)(*p - '0');
+        }
+    }
+    if (digits == 0) {
+        return 0;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        long x = 0;
+        int  xneg = 0, xdigits = 0;
+
+        p++;
+        if (p < e && (*p == '+' || *p == '-')) {
+            xneg = *p == '-';
+            p++;
+        }
+        for (; p < e && (unsigned)(*p - '0') <= 9; p++) {
+            xdigits++;
+            if (x < 100000) {
+                x = x * 10 + (*p - '0');
+            }
+        }
+        if (xdigits == 0) {
+            return 0;
+        }
+        exp10 += xneg ? -x : x;
+    }
+    if (p != e) {
+        return 0;
+    }
+    if (m == 0) {
+        d = 0.0;
+    } else if (is_float) {
+#if FLT_EVAL_METHOD == 0
+        /* the same argument in single precision: 10^10 is the largest
+         * power of ten a float holds exactly */
+        float f;
+
+        if (m >= (1ULL << 24) || exp10 < -10 || exp10 > 10) {
+            return 0;
+        }
+        f = (float)m;
+        f = exp10 >= 0 ? f * (float)pow10_tab[exp10]
+                       : f / (float)pow10_tab[-exp10];
+        d = f;
+#else
+        return 0;
+#endif
+    } else {
+        if (m >= (1ULL << 53) || exp10 < -22 || exp10 > 22) {
+            return 0;
+        }
+        d = (double)m;
+        d = exp10 >= 0 ? d * pow10_tab[exp10] : d / pow10_tab[-exp10];
+    }
+    *out = neg ? -d : d;
+    return 1;
+}
 
 /* strtod on s..e, which is not NUL-terminated in the input. strtod is
  * locale-dependent for the decimal point; we never call setlocale(), so
@@ -477,7 +604,8 @@ static struct smt_val *jp_number(struct jp *jp, const char **pp)
 /* One open container. */
 struct jp_frame {
     struct smt_val *v;
-    uint32_t        base; /* first scratch slot of its children */
+    uint32_t        base;  /* first scratch slot of its children */
+    uint32_t        plain; /* no key so far had an escape */
 };
 
 #define JP_LOCAL_SLOTS 64
@@ -519,14 +647,17 @@ struct smt_val *smt_json_parse(struct smt_arena *a, const char *in,
     jp.err = err;
 
 value:
-    while (p < end && is_ws((unsigned char)*p)) {
-        p++;
-    }
     if (p >= end) {
         jp_unexpected(&jp, p);
         goto fail;
     }
     switch (*p) {
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+        p = skip_ws(p, end);
+        goto value;
     case '"':
         v = jp_node(a, SMT_STRING, p, 0);
         if (jp_string(&jp, &p, &v->u.s) < 0) {
@@ -546,10 +677,9 @@ value:
         in_obj = *p == '{';
         f->v = jp_node(a, in_obj ? SMT_OBJECT : SMT_ARRAY, p, 0);
         f->base = (uint32_t)nslots;
+        f->plain = 1;
         p++;
-        while (p < end && is_ws((unsigned char)*p)) {
-            p++;
-        }
+        p = skip_ws(p, end);
         if (p < end && *p == (in_obj ? '}' : ']')) {
             p++;
             goto close;
@@ -600,9 +730,7 @@ value:
 have_value:
     if (depth == 0) {
         root = v;
-        while (p < end && is_ws((unsigned char)*p)) {
-            p++;
-        }
+        p = skip_ws(p, end);
         if (p < end) {
             jp_unexpected(&jp, p);
             goto fail;
@@ -619,9 +747,7 @@ have_value:
         slots[nslots].key.len = 0;
         slots[nslots++].val = v;
     }
-    while (p < end && is_ws((unsigned char)*p)) {
-        p++;
-    }
+    p = skip_ws(p, end);
     if (p >= end) {
         jp_unexpected(&jp, p);
         goto fail;
@@ -648,6 +774,7 @@ close:
 
         c->rawlen = (size_t)(p - c->raw);
         if (c->type == SMT_OBJECT) {
+            c->flags = f->plain ? SMT_VF_PLAINKEYS : 0;
             /* two spare slots: adding a field or two is the most common
              * change a transform makes */
             c->cap = n + 2;
@@ -670,12 +797,12 @@ close:
     goto have_value;
 
 key:
-    while (p < end && is_ws((unsigned char)*p)) {
-        p++;
-    }
-    if (p >= end || *p != '"') {
-        jp_unexpected(&jp, p);
-        goto fail;
+    if (SMT_UNLIKELY(p >= end || *p != '"')) {
+        p = skip_ws(p, end);
+        if (p >= end || *p != '"') {
+            jp_unexpected(&jp, p);
+            goto fail;
+        }
     }
     if (nslots == capslots) {
         slots = jp_grow(slots, local, &capslots);
@@ -683,13 +810,18 @@ key:
     if (jp_string(&jp, &p, &slots[nslots].key) < 0) {
         goto fail;
     }
-    slots[nslots++].val = NULL;
-    while (p < end && is_ws((unsigned char)*p)) {
-        p++;
+    if (slots[nslots].key.ptr[slots[nslots].key.len] != '"') {
+        /* unescaped into the arena (a view ends at its closing quote):
+         * the writer has to look at this object's keys */
+        frames[depth - 1].plain = 0;
     }
-    if (p >= end || *p != ':') {
-        jp_unexpected(&jp, p);
-        goto fail;
+    slots[nslots++].val = NULL;
+    if (SMT_UNLIKELY(p >= end || *p != ':')) {
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':') {
+            jp_unexpected(&jp, p);
+            goto fail;
+        }
     }
     p++;
     goto value;
@@ -851,7 +983,84 @@ strip:
     return nd;
 }
 
+/* The fast path of smt_fmt_java_double for a double in the plain-notation
+ * range 1e-3 <= |d| < 1e7 with few decimals (most data): the same search
+ * as in shortest_digits - the smallest k for which m = round(|d| * 10^k)
+ * reads back as m / 10^k == |d| - writing m's digits straight into out
+ * around the point. Returns the length, or 0 when it does not apply. */
+static size_t fmt_plain_fast(char *out, double d)
+{
+    double   ax = fabs(d), t, r;
+    uint64_t m, ip, fp, p10;
+    int      k, nf;
+    char     tmp[24], *o = out, *q;
+
+    if (!(ax >= 1e-3 && ax < 1e7)) {
+        return 0;
+    }
+    for (k = 0;; k++) {
+        if (k > 17) {
+            return 0;
+        }
+        t = ax * pow10_tab[k];
+        if (t >= 1125899906842624.0) {
+            return 0;
+        }
+        r = (double)(uint64_t)(t + 0.5); /* floor: t + 0.5 > 0 */
+        if (r / pow10_tab[k] == ax) {
+            break;
+        }
+    }
+    m = (uint64_t)r;
+    p10 = (uint64_t)pow10_tab[k];
+    ip = m / p10;
+    fp = m % p10;
+    if (ip == 0 && fp < p10 / 1000) {
+        return 0; /* below 1e-3 in digits: scientific notation */
+    }
+    if (signbit(d)) {
+        *o++ = '-';
+    }
+    q = tmp + sizeof(tmp);
+    do {
+        *--q = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip > 0);
+    if (tmp + sizeof(tmp) - q > 7) {
+        return 0; /* 1e7 or more in digits: scientific notation */
+    }
+    memcpy(o, q, (size_t)(tmp + sizeof(tmp) - q));
+    o += tmp + sizeof(tmp) - q;
+    *o++ = '.';
+    if (fp == 0) {
+        *o++ = '0';
+    } else {
+        nf = k;
+        while (fp % 10 == 0) {
+            fp /= 10;
+            nf--;
+        }
+        for (q = o + nf; q > o;) {
+            *--q = (char)('0' + fp % 10);
+            fp /= 10;
+        }
+        o += nf;
+    }
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
 size_t smt_fmt_java_double(char *out, double d, int is_float)
+{
+    size_t n;
+
+    if (!is_float && (n = fmt_plain_fast(out, d)) > 0) {
+        return n;
+    }
+    return smt_fmt_java_double_ref(out, d, is_float);
+}
+
+size_t smt_fmt_java_double_ref(char *out, double d, int is_float)
 {
     char  dig[24];
     int   nd, e10, i;
@@ -1029,7 +1238,44 @@ static const uint8_t str_esc[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
 };
 
-static void jw_str(struct jw *w, const char *s, size_t len)
+/* Nonzero when one of the eight bytes in x must be escaped (control, '"',
+ * '\\'); exact as to whether such a byte exists, like swar_stop. */
+static inline uint64_t swar_esc(uint64_t x)
+{
+    uint64_t q = x ^ (ONES * '"');
+    uint64_t b = x ^ (ONES * '\\');
+
+    return (((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) |
+            ((b - ONES) & ~b)) & HIGHS;
+}
+
+/* True when s[0..len), len <= 16, needs no escape: keys and short values,
+ * most of what a changed object holds, checked with one or two loads. */
+static inline int short_plain(const char *s, size_t len)
+{
+    uint64_t x, y;
+    uint32_t u, v;
+
+    if (len >= 8) {
+        memcpy(&x, s, 8);
+        memcpy(&y, s + len - 8, 8);
+        return (swar_esc(x) | swar_esc(y)) == 0;
+    }
+    if (len >= 4) {
+        memcpy(&u, s, 4);
+        memcpy(&v, s + len - 4, 4);
+        return swar_esc((uint64_t)u | ((uint64_t)v << 32)) == 0;
+    }
+    return (len < 1 || !str_esc[(unsigned char)s[0]]) &&
+           (len < 2 || !str_esc[(unsigned char)s[1]]) &&
+           (len < 3 || !str_esc[(unsigned char)s[2]]);
+}
+
+/* The general case of jw_str: long strings and strings with escapes. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void jw_str_slow(struct jw *w, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const char       *e = s + len;
@@ -1082,6 +1328,21 @@ static void jw_str(struct jw *w, const char *s, size_t len)
         }
     }
     *w->p++ = '"';
+}
+
+/* Appends s as a JSON string: short plain strings (keys, most values)
+ * inline, the rest in jw_str_slow. */
+static JP_INLINE void jw_str(struct jw *w, const char *s, size_t len)
+{
+    if (len <= 16 && short_plain(s, len)) {
+        jw_reserve(w, len + 2);
+        *w->p = '"';
+        small_copy(w->p + 1, s, len);
+        w->p[len + 1] = '"';
+        w->p += len + 2;
+        return;
+    }
+    jw_str_slow(w, s, len);
 }
 
 static const char b64_alpha[] =
@@ -1195,25 +1456,73 @@ static int jw_value(struct jw *w, const struct smt_val *v, int depth)
                                "value nested deeper than %d levels",
                                JW_MAX_DEPTH);
         }
-        jw_c(w, v->type == SMT_ARRAY ? '[' : '{');
+        if (v->type == SMT_OBJECT) {
+            jw_c(w, '{');
+            for (i = 0; i < v->n; i++) {
+                const struct smt_member *m = &v->u.members[i];
+
+                if ((v->flags & SMT_VF_PLAINKEYS) && m->val != NULL &&
+                    m->val->raw != NULL) {
+                    /* the most common member of all: a plain key and an
+                     * unchanged value, written through a local cursor (the
+                     * compiler must assume a store through w->p may change
+                     * w itself) */
+                    size_t kl = m->key.len, rl = m->val->rawlen;
+                    char  *o;
+
+                    jw_reserve(w, kl + rl + 4);
+                    o = w->p;
+                    if (i > 0) {
+                        *o++ = ',';
+                    }
+                    *o = '"';
+                    small_copy(o + 1, m->key.ptr, kl);
+                    o[kl + 1] = '"';
+                    o[kl + 2] = ':';
+                    o += kl + 3;
+                    small_copy(o, m->val->raw, rl);
+                    w->p = o + rl;
+                    continue;
+                }
+                if (i > 0) {
+                    jw_c(w, ',');
+                }
+                if (v->flags & SMT_VF_PLAINKEYS) {
+                    /* known to need no escape (val.h) */
+                    jw_reserve(w, m->key.len + 2);
+                    *w->p = '"';
+                    small_copy(w->p + 1, m->key.ptr, m->key.len);
+                    w->p[m->key.len + 1] = '"';
+                    w->p += m->key.len + 2;
+                } else {
+                    jw_str(w, m->key.ptr, m->key.len);
+                }
+                if (m->val != NULL && m->val->raw != NULL) {
+                    /* the common case: an unchanged member */
+                    jw_reserve(w, m->val->rawlen + 1);
+                    *w->p++ = ':';
+                    small_copy(w->p, m->val->raw, m->val->rawlen);
+                    w->p += m->val->rawlen;
+                    continue;
+                }
+                jw_c(w, ':');
+                if (jw_value(w, m->val, depth + 1) < 0) {
+                    return -1;
+                }
+            }
+            jw_c(w, '}');
+            return 0;
+        }
+        jw_c(w, '[');
         for (i = 0; i < v->n; i++) {
             if (i > 0) {
                 jw_c(w, ',');
             }
-            if (v->type == SMT_OBJECT) {
-                const struct smt_member *m = &v->u.members[i];
-                jw_str(w, m->key.ptr, m->key.len);
-                jw_c(w, ':');
-                if (m->val != NULL && m->val->raw != NULL) {
-                    jw_mem(w, m->val->raw, m->val->rawlen); /* common case */
-                } else if (jw_value(w, m->val, depth + 1) < 0) {
-                    return -1;
-                }
-            } else if (jw_value(w, v->u.items[i], depth + 1) < 0) {
+            if (jw_value(w, v->u.items[i], depth + 1) < 0) {
                 return -1;
             }
         }
-        jw_c(w, v->type == SMT_ARRAY ? ']' : '}');
+        jw_c(w, ']');
         return 0;
     default:
         return smt_err_set(w->err, SMT_E_DATA, "cannot write value of type %d",

@@ -39,6 +39,18 @@ int smt_json_write_arena(struct smt_arena *a, const struct smt_val *v,
 /** Appends s as a JSON string literal (quotes and escapes). */
 void smt_json_write_str(struct smt_buf *b, const char *s, size_t len);
 
+/** Exact fast path for a plain decimal number in p[0..len):
+ *  [+-]digits[.digits][(e|E)[+-]digits], where either side of the '.' may
+ *  be empty but not both (Java's Double.parseDouble allows "1." and ".5").
+ *  When the significand has at most 19 significant digits and fits 2^53
+ *  (is_float: 2^24) and the power of ten is exact (|exp| <= 22, is_float:
+ *  10), one correctly rounded multiplication or division gives the
+ *  correctly rounded value (Clinger), as strtod (strtof) would. Returns 1
+ *  with *out (as a float when is_float), or 0 - for any other text or when
+ *  the fast path does not apply - and the caller uses strtod/strtof. */
+int smt_parse_double_fast(const char *p, size_t len, int is_float,
+                          double *out);
+
 /** Formats d the way Java's Double.toString (is_float = 0) or
  *  Float.toString (is_float = 1) does on a modern JDK: shortest round-trip
  *  digits, plain notation with at least one fractional digit for
@@ -46,6 +58,9 @@ void smt_json_write_str(struct smt_buf *b, const char *s, size_t len);
  *  "-Infinity". Writes a NUL-terminated string to out (at least 32 bytes);
  *  returns its length. */
 size_t smt_fmt_java_double(char *out, double d, int is_float);
+/** smt_fmt_java_double without its fast path for plain-notation doubles
+ *  with few decimals: the reference the fast path is tested against. */
+size_t smt_fmt_java_double_ref(char *out, double d, int is_float);
 
 /** Standard base64 with padding of p[0..len) appended to b. */
 void smt_base64_encode(struct smt_buf *b, const unsigned char *p, size_t len);

@@ -30,12 +30,14 @@ void smt_record_fork(struct smt_record *out, struct smt_record *in)
     out->key.origin = in->key.origin ? in->key.origin : &in->key;
     out->value.origin = in->value.origin ? in->value.origin : &in->value;
     if (in->nhdrs > 0) {
-        out->hdrs = smt_arena_alloc(in->arena, in->nhdrs * sizeof(*out->hdrs));
+        /* two spare slots: routes commonly add a header or two */
+        out->hcap = in->nhdrs + 2;
+        out->hdrs = smt_arena_alloc(in->arena, out->hcap * sizeof(*out->hdrs));
         memcpy(out->hdrs, in->hdrs, in->nhdrs * sizeof(*out->hdrs));
     } else {
         out->hdrs = NULL;
+        out->hcap = 0;
     }
-    out->hcap = in->nhdrs;
 }
 
 struct smt_val *smt_decode(struct smt_arena *a, int fmt, struct smt_bytes raw,
@@ -171,8 +173,9 @@ struct smt_val *smt_record_doc_mut(struct smt_record *rec, int side,
     if (smt_record_doc(rec, side, err) == NULL) {
         return NULL;
     }
-    /* The tree may be the input's, read by other routes: take a copy. */
-    d->doc = smt_val_clone(rec->arena, d->doc);
+    /* The tree may be the input's, read by other routes: take a copy (of
+     * its containers; scalar nodes are never changed in place). */
+    d->doc = smt_val_fork(rec->arena, d->doc);
     d->state = SMT_DS_DIRTY;
     return d->doc;
 }
@@ -221,8 +224,13 @@ void smt_record_header_add(struct smt_record *rec, struct smt_bytes name,
     if (rec->nhdrs == rec->hcap) {
         uint32_t cap = rec->hcap ? rec->hcap * 2 : 4;
 
-        rec->hdrs = smt_arena_grow(rec->arena, rec->hdrs, rec->nhdrs, cap,
-                                   sizeof(*rec->hdrs));
+        if (rec->hcap == 0) {
+            /* the first header of a record: nothing to copy */
+            rec->hdrs = smt_arena_alloc(rec->arena, cap * sizeof(*rec->hdrs));
+        } else {
+            rec->hdrs = smt_arena_grow(rec->arena, rec->hdrs, rec->nhdrs, cap,
+                                       sizeof(*rec->hdrs));
+        }
         rec->hcap = cap;
     }
     rec->hdrs[rec->nhdrs].name = name;

@@ -197,6 +197,11 @@ static int cast_parse_float(struct smt_arena *a, struct smt_bytes s,
     char        buf[128], *z;
     size_t      n, digits = 0;
 
+    /* most data is a short plain decimal, which the fast path reads
+     * exactly; everything it accepts is in Java's grammar too */
+    if (smt_parse_double_fast(s.ptr, s.len, is32, out)) {
+        return 0;
+    }
     while (p < e && (unsigned char)*p <= ' ') {
         p++;
     }
@@ -264,6 +269,10 @@ suffix:
     }
     if (q != e) {
         return -1;
+    }
+    /* e.g. " 79.5 " or "79.5f": the fast path may still apply */
+    if (smt_parse_double_fast(body, n, is32, out)) {
+        return 0;
     }
     if (n < sizeof(buf)) {
         memcpy(buf, body, n);

@@ -145,8 +145,19 @@ static int mask_one(const struct mask_state *st, const struct mask_conf *conf,
     const struct smt_val *cur;
     struct smt_val       *parent, *masked;
     long                  idx;
+    uint32_t              i;
 
-    cur = smt_path_get(root, p);
+    /* Look first, without changing anything: the leaf's parent, then the
+     * leaf in it. */
+    parent = root;
+    for (i = 0; i + 1 < p->n && parent != NULL; i++) {
+        parent = smt_obj_get(parent, p->seg[i].ptr, p->seg[i].len);
+    }
+    if (parent == NULL || parent->type != SMT_OBJECT) {
+        return 0; /* a step is absent or not an object */
+    }
+    idx = smt_obj_index(parent, leaf.ptr, leaf.len);
+    cur = idx >= 0 ? parent->u.members[idx].val : NULL;
     if (cur != NULL && cur->type == SMT_NULL) {
         if (!schemad || !conf->replace_null_with_default || fs == NULL ||
             fs->def == NULL || fs->def->type == SMT_NULL) {
@@ -154,11 +165,8 @@ static int mask_one(const struct mask_state *st, const struct mask_conf *conf,
         }
         cur = fs->def;
     }
+    /* now for the change: clears raw on the way (the same parent) */
     parent = smt_path_parent_mut(a, root, p, 0);
-    if (parent == NULL) {
-        return 0; /* a step is absent or not an object */
-    }
-    idx = smt_obj_index(parent, leaf.ptr, leaf.len);
     if (cur == NULL) {
         if (!schemad && idx < 0) {
             smt_obj_set(a, parent, leaf.ptr, leaf.len, smt_val_null(a));

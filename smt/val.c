@@ -166,6 +166,52 @@ struct smt_val *smt_val_clone(struct smt_arena *a, const struct smt_val *v)
     return c;
 }
 
+struct smt_val *smt_val_fork(struct smt_arena *a, const struct smt_val *v)
+{
+    struct smt_val *c;
+    uint32_t        i, n;
+
+    if (v == NULL) {
+        return NULL;
+    }
+    n = v->n;
+    if (v->type == SMT_OBJECT) {
+        /* the node and its members in one block, with two spare slots as
+         * the parser leaves them (adding a field is a common change) */
+        c = smt_arena_alloc(a, sizeof(*c) +
+                                   (n + 2) * sizeof(struct smt_member));
+        *c = *v;
+        c->cap = n + 2;
+        c->u.members = (struct smt_member *)(c + 1);
+        for (i = 0; i < n; i++) {
+            struct smt_val *m = v->u.members[i].val;
+
+            c->u.members[i].key = v->u.members[i].key;
+            if (m != NULL && (m->type == SMT_OBJECT || m->type == SMT_ARRAY)) {
+                m = smt_val_fork(a, m);
+            }
+            c->u.members[i].val = m;
+        }
+    } else if (v->type == SMT_ARRAY) {
+        c = smt_arena_alloc(a, sizeof(*c) + n * sizeof(struct smt_val *));
+        *c = *v;
+        c->cap = n;
+        c->u.items = n > 0 ? (struct smt_val **)(c + 1) : NULL;
+        for (i = 0; i < n; i++) {
+            struct smt_val *m = v->u.items[i];
+
+            if (m != NULL && (m->type == SMT_OBJECT || m->type == SMT_ARRAY)) {
+                m = smt_val_fork(a, m);
+            }
+            c->u.items[i] = m;
+        }
+    } else {
+        c = smt_arena_alloc(a, sizeof(*c));
+        *c = *v;
+    }
+    return c;
+}
+
 int smt_val_equal(const struct smt_val *a, const struct smt_val *b)
 {
     uint32_t i;
@@ -250,35 +296,79 @@ double smt_val_as_double(const struct smt_val *v)
 /* ---------------------------------------------------------------------- */
 /* Objects and arrays */
 
-long smt_obj_index(const struct smt_val *obj, const char *name, size_t len)
+/* a[0..n) == b[0..n) for the short names records are made of: fixed-size
+ * loads (overlapping for lengths that are not a power of two) compile to
+ * plain moves and never read outside either range; memcmp for long ones. */
+static inline int small_eq(const char *a, const char *b, size_t n)
 {
-    uint32_t i;
+    uint64_t x, y, x2, y2;
+    uint32_t u, w, u2, w2;
+
+    if (n >= 8 && n <= 16) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        memcpy(&x2, a + n - 8, 8);
+        memcpy(&y2, b + n - 8, 8);
+        return ((x ^ y) | (x2 ^ y2)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        memcpy(&u, a, 4);
+        memcpy(&w, b, 4);
+        memcpy(&u2, a + n - 4, 4);
+        memcpy(&w2, b + n - 4, 4);
+        return ((u ^ w) | (u2 ^ w2)) == 0;
+    }
+    if (n < 4) {
+        return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] &&
+                          a[n - 1] == b[n - 1]);
+    }
+    return memcmp(a, b, n) == 0;
+}
+
+/* smt_obj_index for the lookups in this file (paths walk several). */
+static inline long obj_find(const struct smt_val *obj, const char *name,
+                            size_t len)
+{
+    const struct smt_member *m, *end;
 
     if (obj == NULL || obj->type != SMT_OBJECT) {
         return -1;
     }
-    for (i = 0; i < obj->n; i++) {
-        const struct smt_bytes *k = &obj->u.members[i].key;
-
-        if (k->len == len && (len == 0 || memcmp(k->ptr, name, len) == 0)) {
-            return (long)i;
+    m = obj->u.members;
+    end = m + obj->n;
+    /* the length check rejects nearly every other member without touching
+     * its bytes */
+    for (; m < end; m++) {
+        if (m->key.len == len && small_eq(m->key.ptr, name, len)) {
+            return (long)(m - obj->u.members);
         }
     }
     return -1;
 }
 
+static inline struct smt_val *obj_get(const struct smt_val *obj,
+                                      const char *name, size_t len)
+{
+    long i = obj_find(obj, name, len);
+
+    return i < 0 ? NULL : obj->u.members[i].val;
+}
+
+long smt_obj_index(const struct smt_val *obj, const char *name, size_t len)
+{
+    return obj_find(obj, name, len);
+}
+
 struct smt_val *smt_obj_get(const struct smt_val *obj, const char *name,
                             size_t len)
 {
-    long i = smt_obj_index(obj, name, len);
-
-    return i < 0 ? NULL : obj->u.members[i].val;
+    return obj_get(obj, name, len);
 }
 
 void smt_obj_set(struct smt_arena *a, struct smt_val *obj, const char *name,
                  size_t len, struct smt_val *val)
 {
-    long i = smt_obj_index(obj, name, len);
+    long i = obj_find(obj, name, len);
 
     obj->raw = NULL;
     if (i >= 0) {
@@ -294,13 +384,14 @@ void smt_obj_set(struct smt_arena *a, struct smt_val *obj, const char *name,
     }
     obj->u.members[obj->n].key.ptr = name;
     obj->u.members[obj->n].key.len = len;
+    obj->flags &= (uint8_t)~SMT_VF_PLAINKEYS; /* name is not checked */
     obj->u.members[obj->n].val = val;
     obj->n++;
 }
 
 struct smt_val *smt_obj_del(struct smt_val *obj, const char *name, size_t len)
 {
-    long            i = smt_obj_index(obj, name, len);
+    long            i = obj_find(obj, name, len);
     struct smt_val *v;
 
     if (i < 0) {
@@ -464,7 +555,7 @@ struct smt_val *smt_path_get(const struct smt_val *root,
         if (v == NULL || v->type != SMT_OBJECT) {
             return NULL;
         }
-        v = smt_obj_get(v, p->seg[i].ptr, p->seg[i].len);
+        v = obj_get(v, p->seg[i].ptr, p->seg[i].len);
     }
     return (struct smt_val *)v;
 }
@@ -478,10 +569,28 @@ struct smt_val *smt_path_parent_mut(struct smt_arena *a, struct smt_val *root,
     if (v == NULL || v->type != SMT_OBJECT) {
         return NULL;
     }
+    if (!create && p->n <= 9) {
+        /* One walk, remembering the objects on the way; raw is cleared
+         * only once the walk is known to succeed. */
+        struct smt_val *walked[8];
+
+        for (i = 0; i + 1 < p->n; i++) {
+            v = obj_get(v, p->seg[i].ptr, p->seg[i].len);
+            if (v == NULL || v->type != SMT_OBJECT) {
+                return NULL;
+            }
+            walked[i] = v;
+        }
+        root->raw = NULL;
+        for (i = 0; i + 1 < p->n; i++) {
+            walked[i]->raw = NULL;
+        }
+        return v;
+    }
     /* First check the walk succeeds, so a failed lookup changes nothing. */
     if (!create) {
         for (i = 0; i + 1 < p->n; i++) {
-            v = smt_obj_get(v, p->seg[i].ptr, p->seg[i].len);
+            v = obj_get(v, p->seg[i].ptr, p->seg[i].len);
             if (v == NULL || v->type != SMT_OBJECT) {
                 return NULL;
             }
@@ -490,7 +599,7 @@ struct smt_val *smt_path_parent_mut(struct smt_arena *a, struct smt_val *root,
     }
     root->raw = NULL;
     for (i = 0; i + 1 < p->n; i++) {
-        next = smt_obj_get(v, p->seg[i].ptr, p->seg[i].len);
+        next = obj_get(v, p->seg[i].ptr, p->seg[i].len);
         if (next == NULL) {
             next = smt_val_object(a, 4);
             smt_obj_set(a, v, p->seg[i].ptr, p->seg[i].len, next);

@@ -63,6 +63,11 @@ struct smt_val {
 
 /* flags */
 #define SMT_VF_BIGINT 0x01 /* a JSON integer beyond int64, kept as FLOAT64 */
+/* OBJECT: no member key needs escaping in JSON, so the writer copies the
+ * keys as they are. Set by the JSON parser on objects whose keys had no
+ * escapes; smt_obj_set clears it when it adds a key. Code that writes a
+ * member's key directly must clear it too. */
+#define SMT_VF_PLAINKEYS 0x02
 
 /** Name of a type as Connect spells it in messages ("INT32", "STRING"). */
 const char *smt_type_name(int type);
@@ -86,6 +91,14 @@ struct smt_val *smt_val_object(struct smt_arena *a, uint32_t cap);
 /** Deep copy of v into arena a; keeps raw views (they stay valid because
  *  they point into the same consumed message). */
 struct smt_val *smt_val_clone(struct smt_arena *a, const struct smt_val *v);
+
+/** A copy of v to change (what smt_record_doc_mut() takes of a shared
+ *  tree): v itself and every object and array below it are copied, the
+ *  scalar nodes below the root are shared with v. This is enough because a
+ *  scalar node is never changed in place once it is in a tree: a change
+ *  puts a new node in the container (smt_obj_set, members[i].val = ...).
+ *  Code that changes the tree must keep it that way. */
+struct smt_val *smt_val_fork(struct smt_arena *a, const struct smt_val *v);
 
 /** Deep equality with Connect's rules (types must match; float compare by
  *  value; object member order ignored). */

@@ -702,6 +702,171 @@ static void test_java_format(void)
     }
 }
 
+/* A random double of the kinds data holds: short decimals around the
+ * plain-notation bounds, values one ulp away from them, integers, and raw
+ * bit patterns. */
+static double random_double(void)
+{
+    uint64_t r = rng();
+    double   d;
+    char     s[64];
+
+    switch (r % 6) {
+    case 0: /* a short decimal, "79.5", "1023.4", "0.00125" */
+        snprintf(s, sizeof(s), "%llu.%llue%d",
+                 (unsigned long long)(rng() % 100000ULL),
+                 (unsigned long long)(rng() % 1000ULL), (int)(rng() % 13) - 6);
+        return strtod(s, NULL);
+    case 1: /* 1 to 17 significant digits anywhere near the range */
+        snprintf(s, sizeof(s), "%llue%d",
+                 (unsigned long long)(rng() %
+                                      (uint64_t)pow(10, (double)(rng() % 17 + 1))),
+                 (int)(rng() % 30) - 20);
+        return strtod(s, NULL);
+    case 2: { /* next to a bound or a short decimal */
+        static const double near[] = {1e-3, 1e7, 1.0, 0.1, 79.5, 9999999.5,
+                                      1e-3 * 1.5, 1125899906842624.0 / 1e9};
+        d = near[rng() % (sizeof(near) / sizeof(near[0]))];
+        return (rng() & 1) ? nextafter(d, 0) : nextafter(d, 1e300);
+    }
+    case 3: /* a random double between 1e-4 and 1e8 */
+        return ldexp((double)(rng() >> 11), -53) * pow(10, (double)(rng() % 12) - 4);
+    default: /* raw bits */
+        memcpy(&d, &r, sizeof(d));
+        return d;
+    }
+}
+
+/* the fast path of the Java formatting must write exactly what the
+ * reference (verified against the JDK) writes */
+static void test_java_format_fast(void)
+{
+    char   got[40], want[40];
+    size_t i, ng, nw;
+    int    bad = 0;
+
+    for (i = 0; i < 500000; i++) {
+        double d = random_double();
+        if ((rng() & 1) != 0) {
+            d = -d;
+        }
+        ng = smt_fmt_java_double(got, d, 0);
+        nw = smt_fmt_java_double_ref(want, d, 0);
+        if (ng != nw || strcmp(got, want) != 0) {
+            if (bad++ < 5) {
+                fprintf(stderr, "%.17g: fast %s, reference %s\n", d, got,
+                        want);
+            }
+        }
+    }
+    T_EQI(bad, 0);
+}
+
+/* smt_parse_double_fast agrees with strtod/strtof whenever it answers, and
+ * answers for the short decimals data is made of */
+static void test_parse_fast(void)
+{
+    static const struct {
+        const char *s;
+        int         ok; /* fast path applies */
+    } cases[] = {
+        {"79.5", 1},   {"-0.0", 1},    {"+12", 1},      {"1.", 1},
+        {".5", 1},     {"1e22", 1},    {"1e23", 0},     {"0e999", 1},
+        {"1.5E-3", 1}, {"", 0},        {".", 0},        {"1e", 0},
+        {"1e+", 0},    {" 1", 0},      {"1 ", 0},       {"1f", 0},
+        {"0x10", 0},   {"NaN", 0},     {"Infinity", 0}, {"--1", 0},
+        {"9007199254740993", 0},       {"12345678901234567890", 0},
+        {"0.00000000000000000000000000000000001", 0},
+    };
+    char   s[80];
+    size_t i;
+    double d;
+    int    bad = 0, fast = 0;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int ok = smt_parse_double_fast(cases[i].s, strlen(cases[i].s), 0, &d);
+        T_OKM(ok == cases[i].ok, "%s", cases[i].s);
+        if (ok) {
+            T_OKM(memcmp(&d, &(double){strtod(cases[i].s, NULL)},
+                         sizeof(d)) == 0,
+                  "%s", cases[i].s);
+        }
+    }
+    T_OK(smt_parse_double_fast("-0.0", 4, 0, &d) && signbit(d));
+    for (i = 0; i < 500000; i++) {
+        double want;
+        int    is_float = (i & 1) != 0;
+        switch (rng() % 3) {
+        case 0:
+            snprintf(s, sizeof(s), "%s%llu.%llu", (rng() & 1) ? "-" : "",
+                     (unsigned long long)(rng() % 100000ULL),
+                     (unsigned long long)(rng() % 1000ULL));
+            break;
+        case 1:
+            snprintf(s, sizeof(s), "%llue%d",
+                     (unsigned long long)(rng() % 100000000000000000ULL),
+                     (int)(rng() % 50) - 25);
+            break;
+        default:
+            snprintf(s, sizeof(s), "%.*g", (int)(rng() % 17) + 1,
+                     ldexp((double)(rng() >> 11), (int)(rng() % 80) - 60));
+            break;
+        }
+        if (!smt_parse_double_fast(s, strlen(s), is_float, &d)) {
+            continue;
+        }
+        fast++;
+        want = is_float ? (double)strtof(s, NULL) : strtod(s, NULL);
+        if (memcmp(&d, &want, sizeof(d)) != 0) {
+            if (bad++ < 5) {
+                fprintf(stderr, "%s (%s): fast %.17g, strtod %.17g\n", s,
+                        is_float ? "float" : "double", d, want);
+            }
+        }
+    }
+    T_EQI(bad, 0);
+    T_OK(fast > 150000); /* the check above was not vacuous */
+}
+
+/* SMT_VF_PLAINKEYS: set on objects whose keys had no escapes, and the
+ * writer still escapes keys it cannot vouch for */
+static void test_plain_keys(void)
+{
+    struct smt_arena *a = smt_arena_new(4096);
+    struct smt_err    err;
+    struct smt_val   *v, *inner;
+    struct smt_bytes  out;
+    struct smt_buf    b;
+
+    v = parse(a, "{\"a\":1,\"b\":{\"c\\\"d\":2},\"e\":[{\"f\":3}]}", &err);
+    T_OK(v != NULL);
+    if (v == NULL) {
+        smt_arena_free(a);
+        return;
+    }
+    inner = smt_obj_get(v, "b", 1);
+    T_OK((v->flags & SMT_VF_PLAINKEYS) != 0);
+    T_OK(inner != NULL && (inner->flags & SMT_VF_PLAINKEYS) == 0);
+    T_OK((smt_obj_get(v, "e", 1)->u.items[0]->flags & SMT_VF_PLAINKEYS) != 0);
+    /* a key added to a plain object is checked when written */
+    smt_obj_set(a, v, "q\"\n", 3, smt_val_int(a, SMT_INT64, 4));
+    T_OK((v->flags & SMT_VF_PLAINKEYS) == 0);
+    smt_obj_set(a, inner, "g", 1, smt_val_null(a));
+    T_EQI(smt_json_write_arena(a, v, &out, &err), 0);
+    T_EQB(out.ptr, out.len,
+          "{\"a\":1,\"b\":{\"c\\\"d\":2,\"g\":null},\"e\":[{\"f\":3}],"
+          "\"q\\\"\\n\":4}");
+    /* replacing a value keeps the keys, and the flag */
+    v = parse(a, "{\"x\" : \"1\", \"y\":2}", &err);
+    smt_obj_set(a, v, "x", 1, smt_val_str(a, SMT_STRING, "\t", 1));
+    T_OK((v->flags & SMT_VF_PLAINKEYS) != 0);
+    smt_buf_init(&b);
+    T_EQI(smt_json_write(&b, v, &err), 0);
+    T_EQB(b.ptr, b.len, "{\"x\":\"\\t\",\"y\":2}");
+    smt_buf_fini(&b);
+    smt_arena_free(a);
+}
+
 static void test_base64(void)
 {
     static const char *vec[][2] = {
@@ -988,6 +1153,9 @@ int main(void)
     test_values();
     test_numbers();
     test_java_format();
+    test_java_format_fast();
+    test_parse_fast();
+    test_plain_keys();
     test_base64();
     test_envelope();
     return t_done("test_json");

@@ -135,9 +135,151 @@ static void test_objects(void)
     smt_arena_fini(&a);
 }
 
+/* smt_val_fork copies every container and shares the scalars: changing
+ * the copy through the container API leaves the original as it was. */
+static void test_fork(void)
+{
+    struct smt_arena a;
+    struct smt_val  *o, *inner, *arr, *nested, *f, *fi, *fa, *s;
+    struct smt_path  p;
+    struct smt_err   err;
+
+    smt_arena_init(&a, 4096);
+    o = smt_val_object(&a, 2);
+    inner = smt_val_object(&a, 2);
+    arr = smt_val_array(&a, 2);
+    nested = smt_val_object(&a, 1);
+    s = smt_val_str(&a, SMT_STRING, "x", 1);
+    smt_obj_set(&a, inner, "email", 5, s);
+    smt_obj_set(&a, o, "op", 2, inner);
+    smt_obj_set(&a, nested, "k", 1, smt_val_int(&a, SMT_INT64, 1));
+    smt_arr_push(&a, arr, nested);
+    smt_arr_push(&a, arr, smt_val_bool(&a, 1));
+    smt_obj_set(&a, o, "list", 4, arr);
+    o->raw = "{...}";
+    inner->raw = "{...}";
+    nested->raw = "{...}";
+
+    f = smt_val_fork(&a, o);
+    T_OK(f != o && smt_val_equal(f, o));
+    T_OK(f->raw == o->raw); /* raw views kept */
+    fi = smt_obj_get(f, "op", 2);
+    fa = smt_obj_get(f, "list", 4);
+    T_OK(fi != inner && fa != arr && fa->u.items[0] != nested);
+    T_OK(smt_obj_get(fi, "email", 5) == s); /* scalars shared */
+    T_OK(fa->u.items[1] == arr->u.items[1]);
+    T_EQI(fi->cap >= fi->n, 1);
+
+    /* change the fork every way transforms do */
+    T_EQI(smt_path_parse(&p, "op.email", SMT_PATH_V2, &err), 0);
+    smt_path_parent_mut(&a, f, &p, 0)->u.members[0].val =
+        smt_val_str(&a, SMT_STRING, "", 0);
+    smt_obj_set(&a, fi, "added", 5, smt_val_null(&a));
+    smt_obj_set(&a, fi, "more", 4, smt_val_null(&a)); /* past the spares */
+    smt_obj_set(&a, fi, "evenmore", 8, smt_val_null(&a));
+    smt_obj_del(f, "list", 4);
+    smt_obj_set(&a, fa->u.items[0], "k", 1, smt_val_int(&a, SMT_INT64, 2));
+    smt_arr_push(&a, fa, smt_val_null(&a));
+    smt_path_fini(&p);
+
+    T_OK(f->raw == NULL && fi->raw == NULL);
+    T_EQI(o->n, 2);
+    T_EQI(inner->n, 1);
+    T_OK(smt_obj_get(inner, "email", 5) == s);
+    T_EQB(s->u.s.ptr, s->u.s.len, "x");
+    T_EQI(arr->n, 2);
+    T_EQI(smt_obj_get(nested, "k", 1)->u.i, 1);
+    T_OK(o->raw != NULL && inner->raw != NULL && nested->raw != NULL);
+    T_EQI(smt_obj_get(fi, "evenmore", 8) != NULL, 1);
+    T_OK(smt_val_fork(&a, NULL) == NULL);
+    f = smt_val_fork(&a, s); /* a scalar root is copied too */
+    T_OK(f != s && smt_val_equal(f, s));
+    smt_arena_fini(&a);
+}
+
+/* lookups compare names of every length exactly (the short ones with
+ * overlapping word loads) */
+static void test_lookup_lengths(void)
+{
+    struct smt_arena a;
+    struct smt_val  *o;
+    char             names[24][24], probe[24];
+    size_t           len, i, j;
+
+    smt_arena_init(&a, 4096);
+    o = smt_val_object(&a, 0);
+    for (len = 0; len < 24; len++) {
+        for (i = 0; i < len; i++) {
+            names[len][i] = (char)('a' + (i * 7 + len) % 26);
+        }
+        names[len][len] = '\0';
+        smt_obj_set(&a, o, names[len], len, smt_val_int(&a, SMT_INT64,
+                                                        (int64_t)len));
+    }
+    for (len = 0; len < 24; len++) {
+        T_EQI(smt_obj_index(o, names[len], len), (long)len);
+        /* one byte different anywhere: not found */
+        for (j = 0; j < len; j++) {
+            memcpy(probe, names[len], len);
+            probe[j] ^= 0x20;
+            if (smt_obj_index(o, probe, len) != -1) {
+                T_OKM(0, "length %zu, byte %zu", len, j);
+            }
+        }
+    }
+    T_EQI(smt_obj_index(o, "zzzzzzzzzzzzzzzzzzzzzzzzz", 25), -1);
+    smt_arena_fini(&a);
+}
+
+/* smt_path_parent_mut on deep paths (the single walk covers up to nine
+ * segments, longer ones take the general walk): raw cleared exactly on the
+ * way, nothing changed when a step is missing */
+static void test_deep_parent(void)
+{
+    struct smt_arena a;
+    struct smt_val  *root, *v, *chain[12];
+    struct smt_path  p;
+    struct smt_err   err;
+    const char      *texts[] = {"a.a.a.a.a.a.a.a.x", "a.a.a.a.a.a.a.a.a.a.x",
+                                "a.a.a.a.b.x"};
+    int              i, t;
+
+    smt_arena_init(&a, 4096);
+    root = smt_val_object(&a, 1);
+    v = root;
+    for (i = 0; i < 12; i++) {
+        chain[i] = smt_val_object(&a, 1);
+        smt_obj_set(&a, v, "a", 1, chain[i]);
+        v = chain[i];
+    }
+    for (t = 0; t < 3; t++) {
+        root->raw = "{}";
+        for (i = 0; i < 12; i++) {
+            chain[i]->raw = "{}";
+        }
+        T_EQI(smt_path_parse(&p, texts[t], SMT_PATH_V2, &err), 0);
+        v = smt_path_parent_mut(&a, root, &p, 0);
+        if (t < 2) {
+            T_OK(v == chain[p.n - 2]);
+            T_OK(root->raw == NULL);
+            for (i = 0; i < 12; i++) {
+                T_OK((chain[i]->raw == NULL) == (i < (int)p.n - 1));
+            }
+        } else {
+            T_OK(v == NULL);
+            T_OK(root->raw != NULL && chain[0]->raw != NULL);
+        }
+        smt_path_fini(&p);
+    }
+    smt_arena_fini(&a);
+}
+
 int main(void)
 {
     test_paths();
     test_objects();
+    test_fork();
+    test_lookup_lengths();
+    test_deep_parent();
     return t_done("test_val");
 }
