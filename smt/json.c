@@ -1236,17 +1236,29 @@ static const uint8_t str_esc[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x80..0xFF: not ASCII, the UTF-8 is checked */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
 /* Nonzero when one of the eight bytes in x must be escaped (control, '"',
- * '\\'); exact as to whether such a byte exists, like swar_stop. */
+ * '\\') or is not ASCII (its UTF-8 must be checked: the writer never emits
+ * invalid UTF-8); exact as to whether such a byte exists, like swar_stop. */
 static inline uint64_t swar_esc(uint64_t x)
 {
     uint64_t q = x ^ (ONES * '"');
     uint64_t b = x ^ (ONES * '\\');
 
     return (((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) |
-            ((b - ONES) & ~b)) & HIGHS;
+            ((b - ONES) & ~b) | x) & HIGHS;
 }
 
 /* True when s[0..len), len <= 16, needs no escape: keys and short values,
@@ -1286,12 +1298,9 @@ static void jw_str_slow(struct jw *w, const char *s, size_t len)
         const char   *r = s;
         unsigned char c;
         while (e - r >= 8) {
-            uint64_t x, q, b;
+            uint64_t x;
             memcpy(&x, r, 8);
-            q = x ^ (ONES * '"');
-            b = x ^ (ONES * '\\');
-            if ((((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) |
-                 ((b - ONES) & ~b)) & HIGHS) {
+            if (swar_esc(x)) {
                 break;
             }
             r += 8;
@@ -1307,7 +1316,26 @@ static void jw_str_slow(struct jw *w, const char *s, size_t len)
                 break;
             }
         }
-        c = (unsigned char)*s++;
+        c = (unsigned char)*s;
+        if (c >= 0x80) {
+            /* Valid UTF-8 goes out as it is; an invalid byte becomes
+             * U+FFFD, as Java's decoder would make it: output must parse. */
+            size_t n = utf8_len((const unsigned char *)s,
+                                (const unsigned char *)e);
+
+            jw_reserve(w, 6 + (size_t)(e - s) + 1);
+            if (n > 0) {
+                memcpy(w->p, s, n);
+                w->p += n;
+                s += n;
+            } else {
+                memcpy(w->p, "\\ufffd", 6);
+                w->p += 6;
+                s++;
+            }
+            continue;
+        }
+        s++;
         jw_reserve(w, 6 + (size_t)(e - s) + 1);
         *w->p++ = '\\';
         switch (c) {

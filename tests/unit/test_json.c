@@ -1145,6 +1145,42 @@ out:
     smt_arena_free(a);
 }
 
+/* The writer never emits invalid UTF-8 (strings made from headers, topics
+ * or Lua may hold any bytes): valid sequences pass through, each invalid
+ * byte becomes U+FFFD, and the output parses again. */
+static void test_write_utf8(void)
+{
+    static const struct {
+        const char *in;
+        size_t      len;
+        const char *out;
+    } t[] = {
+        {"abc", 3, "\"abc\""},
+        {"\xc3\xa9", 2, "\"\xc3\xa9\""},
+        {"\xff", 1, "\"\\ufffd\""},
+        {"a\xff" "b", 3, "\"a\\ufffdb\""},
+        {"\xc3", 1, "\"\\ufffd\""},
+        {"\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""}, /* surrogate */
+        {"0123456789abcdef\xf0\x9f\x98\x80z", 21,
+         "\"0123456789abcdef\xf0\x9f\x98\x80z\""},
+        {"0123456789abcdef\x80tail", 21, "\"0123456789abcdef\\ufffdtail\""},
+    };
+    struct smt_arena a;
+    struct smt_err   err;
+    size_t           i;
+
+    smt_arena_init(&a, 4096);
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct smt_val  *v = smt_val_str(&a, SMT_STRING, t[i].in, t[i].len);
+        struct smt_bytes out;
+
+        T_EQI(smt_json_write_arena(&a, v, &out, &err), 0);
+        T_EQB(out.ptr, out.len, t[i].out);
+        T_OK(smt_json_parse(&a, out.ptr, out.len, &err) != NULL);
+    }
+    smt_arena_fini(&a);
+}
+
 int main(void)
 {
     test_suite();
@@ -1158,5 +1194,6 @@ int main(void)
     test_plain_keys();
     test_base64();
     test_envelope();
+    test_write_utf8();
     return t_done("test_json");
 }
