@@ -143,8 +143,24 @@ $(O)/bench/bench_chain: bench/bench_chain.c $(O)/libsmt.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(O)/libsmt.a $(LDLIBS)
 
-bench: deps $(O)/bench/bench_chain
+# The end-to-end part (bench/e2e.py) runs smtproxy and a plain librdkafka
+# passthrough through a real broker; BENCH_E2E=0 skips it, BENCH_RECORDS,
+# BENCH_ROUNDS, BENCH_LAT_SECONDS, BENCH_PERF=1, KAFKA_BOOTSTRAP... tune it
+# (see bench/e2e.py).
+$(O)/bench/passthrough: bench/passthrough.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+$(O)/bench/e2e_client: bench/e2e_client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+bench: deps $(O)/bench/bench_chain $(O)/smtproxy $(O)/bench/passthrough \
+       $(O)/bench/e2e_client
 	$(O)/bench/bench_chain
+	@if [ "$${BENCH_E2E:-1}" != 0 ]; then \
+	     py=$$(scripts/pydeps) && "$$py" bench/e2e.py --build $(O); \
+	 fi
 
 FUZZ_SECONDS ?= 60
 fuzz: deps $(FUZZ_BIN)

@@ -75,7 +75,7 @@ static const struct smt_opt limits_opts[] = {
      offsetof(struct limits_opts, records), 1, 100000000, NULL, 0,
      "input records consumed but not yet fully delivered; above it, "
      "consumption pauses"},
-    {"max.inflight.bytes", SMT_OPT_SIZE, "64MiB",
+    {"max.inflight.bytes", SMT_OPT_SIZE, "16MiB",
      offsetof(struct limits_opts, bytes), 1024, INT64_MAX, NULL, 0,
      "bytes of those records; above it, consumption pauses"},
     {"worker.queue.records", SMT_OPT_INT, "4096",
@@ -258,6 +258,10 @@ rd_kafka_conf_t *px_kafka_conf(const struct smt_pipeline_conf *pc,
         set_default(conf, "partition.assignment.strategy",
                     "cooperative-sticky");
         set_default(conf, "enable.partition.eof", "false");
+        /* librdkafka prefetches up to 64 MiB by default; the relay's own
+         * in-flight cap bounds the rest, so 16 MiB keeps RSS small without
+         * starving the workers. */
+        set_default(conf, "queued.max.messages.kbytes", "16384");
     } else {
         set_default(conf, "enable.idempotence", "true");
         /* Java's default partitioner for keyed records: murmur2 of the key

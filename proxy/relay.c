@@ -45,6 +45,10 @@
 struct px_relay;
 struct px_input;
 
+/* Records moved between threads at a time: one lock and one wake-up per
+ * batch keeps the hand-off cost away from the per-record path. */
+#define PX_BATCH 256
+
 /* One produced message's identity, for its delivery report: which input,
  * which route, and whether it was a DLQ record. Lives inside its input. */
 struct px_out {
@@ -82,6 +86,7 @@ struct px_queue {
     struct px_input **buf;
     size_t            cap, head, n;
     int               closed;
+    int               pop_waiting, push_waiting; /* signal only when needed */
 };
 
 struct px_worker {
@@ -188,36 +193,52 @@ static void queue_fini(struct px_queue *q)
     free(q->buf);
 }
 
-/* Blocks while the queue is full (the worker is behind). */
-static void queue_push(struct px_queue *q, struct px_input *in)
+/* Appends n inputs, blocking while the queue is full (the worker is
+ * behind). One lock and at most one wake-up per batch, not per record. */
+static void queue_push(struct px_queue *q, struct px_input **in, size_t n)
 {
+    size_t i = 0;
+
     pthread_mutex_lock(&q->mu);
-    while (q->n == q->cap) {
-        pthread_cond_wait(&q->not_full, &q->mu);
+    while (i < n) {
+        while (q->n == q->cap) {
+            q->push_waiting++;
+            pthread_cond_wait(&q->not_full, &q->mu);
+            q->push_waiting--;
+        }
+        while (i < n && q->n < q->cap) {
+            q->buf[(q->head + q->n) % q->cap] = in[i++];
+            q->n++;
+        }
+        if (q->pop_waiting) {
+            pthread_cond_signal(&q->not_empty);
+        }
     }
-    q->buf[(q->head + q->n) % q->cap] = in;
-    q->n++;
-    pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->mu);
 }
 
-/* Returns the next input, or NULL once the queue is closed and empty. */
-static struct px_input *queue_pop(struct px_queue *q)
+/* Takes up to max inputs into out; blocks while the queue is empty.
+ * Returns 0 once the queue is closed and empty. */
+static size_t queue_pop(struct px_queue *q, struct px_input **out, size_t max)
 {
-    struct px_input *in = NULL;
+    size_t n = 0;
 
     pthread_mutex_lock(&q->mu);
     while (q->n == 0 && !q->closed) {
+        q->pop_waiting++;
         pthread_cond_wait(&q->not_empty, &q->mu);
+        q->pop_waiting--;
     }
-    if (q->n > 0) {
-        in = q->buf[q->head];
+    while (n < max && q->n > 0) {
+        out[n++] = q->buf[q->head];
         q->head = (q->head + 1) % q->cap;
         q->n--;
+    }
+    if (n > 0 && q->push_waiting) {
         pthread_cond_signal(&q->not_full);
     }
     pthread_mutex_unlock(&q->mu);
-    return in;
+    return n;
 }
 
 static void queue_close(struct px_queue *q)
@@ -431,7 +452,9 @@ static int produce(struct px_relay *r, struct smt_bytes topic,
     if (topic.len == 0 || topic.len >= sizeof(name)) {
         snprintf(errbuf, errsize, "invalid topic name (%zu bytes)",
                  topic.len);
-        rd_kafka_headers_destroy(hdrs);
+        if (hdrs != NULL) {
+            rd_kafka_headers_destroy(hdrs);
+        }
         return -1;
     }
     memcpy(name, topic.ptr, topic.len);
@@ -449,7 +472,9 @@ static int produce(struct px_relay *r, struct smt_bytes topic,
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         atomic_fetch_sub(&out->in->pending, 1);
         snprintf(errbuf, errsize, "%s", rd_kafka_err2str(err));
-        rd_kafka_headers_destroy(hdrs);
+        if (hdrs != NULL) {
+            rd_kafka_headers_destroy(hdrs);
+        }
         return -1;
     }
     return 0;
@@ -458,8 +483,13 @@ static int produce(struct px_relay *r, struct smt_bytes topic,
 static rd_kafka_headers_t *headers_of(const struct smt_header *h, uint32_t n,
                                       size_t extra)
 {
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(n + extra);
+    rd_kafka_headers_t *hdrs;
     uint32_t            i;
+
+    if (n + extra == 0) {
+        return NULL; /* no allocation for a record without headers */
+    }
+    hdrs = rd_kafka_headers_new(n + extra);
 
     for (i = 0; i < n; i++) {
         rd_kafka_header_add(hdrs, h[i].name.ptr, (ssize_t)h[i].name.len,
@@ -747,18 +777,22 @@ static void *worker_main(void *arg)
 {
     struct px_worker  *w = arg;
     struct px_relay   *r = w->r;
-    struct px_input   *in;
+    struct px_input   *in, *batch[PX_BATCH];
     struct smt_record  rec;
     struct px_emit_ctx ctx;
+    size_t             n, i;
 
     ctx.r = r;
     ctx.w = w;
-    while ((in = queue_pop(&w->q)) != NULL) {
-        ctx.in = in;
-        record_from_message(&rec, in->rkm, r->pc, &w->arena);
-        smt_pipeline_process(w->pl, &rec, emit, &ctx);
-        smt_arena_reset(&w->arena);
-        input_release(r, in); /* the worker's hold */
+    while ((n = queue_pop(&w->q, batch, PX_BATCH)) > 0) {
+        for (i = 0; i < n; i++) {
+            in = batch[i];
+            ctx.in = in;
+            record_from_message(&rec, in->rkm, r->pc, &w->arena);
+            smt_pipeline_process(w->pl, &rec, emit, &ctx);
+            smt_arena_reset(&w->arena);
+            input_release(r, in); /* the worker's hold */
+        }
     }
     return NULL;
 }
@@ -1151,7 +1185,11 @@ static void flow_control(struct px_relay *r)
     }
 }
 
-static void dispatch(struct px_relay *r, rd_kafka_message_t *rkm)
+/* Makes the in-flight input for rkm and appends it to its partition's
+ * list; returns it with the index of the worker that owns the partition
+ * (a partition always goes to the same worker: its order holds). */
+static struct px_input *track(struct px_relay *r, rd_kafka_message_t *rkm,
+                              uint32_t *worker)
 {
     const char      *topic = rd_kafka_topic_name(rkm->rkt);
     struct px_part  *p = part_get(r, topic, rkm->partition);
@@ -1180,48 +1218,80 @@ static void dispatch(struct px_relay *r, rd_kafka_message_t *rkm)
     atomic_fetch_add(&r->inflight_records, 1);
     atomic_fetch_add(&r->inflight_bytes, (long long)in->bytes);
     atomic_fetch_add(&r->n_in, 1);
-    /* a partition always goes to the same worker: its order holds */
     for (c = topic; *c != '\0'; c++) {
         h = (h ^ (uint8_t)*c) * 16777619u;
     }
     h = (h ^ (uint32_t)rkm->partition) * 16777619u;
-    queue_push(&r->workers[h % (uint32_t)r->nworkers].q, in);
+    *worker = h % (uint32_t)r->nworkers;
+    return in;
+}
+
+/* Hands a polled batch to the workers, grouped per worker and in the
+ * batch's order (which is each partition's offset order). */
+static void dispatch(struct px_relay *r, rd_kafka_message_t **msgs, size_t n)
+{
+    struct px_input *per[PX_BATCH];
+    uint32_t         widx[PX_BATCH];
+    size_t           i, k;
+    int              w;
+
+    for (i = 0; i < n; i++) {
+        if (msgs[i]->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                PX_WARN("consumer: %s", rd_kafka_message_errstr(msgs[i]));
+            }
+            rd_kafka_message_destroy(msgs[i]);
+            msgs[i] = NULL;
+            continue;
+        }
+        per[i] = track(r, msgs[i], &widx[i]);
+    }
+    for (w = 0; w < r->nworkers; w++) {
+        struct px_input *mine[PX_BATCH];
+
+        k = 0;
+        for (i = 0; i < n; i++) {
+            if (msgs[i] != NULL && widx[i] == (uint32_t)w) {
+                mine[k++] = per[i];
+            }
+        }
+        if (k > 0) {
+            queue_push(&r->workers[w].q, mine, k);
+        }
+    }
 }
 
 static void consume_loop(struct px_relay *r)
 {
-    rd_kafka_message_t *rkm;
-    int64_t             last_store = now_ms(), last_stats = now_ms();
-    int64_t             last_log = now_ms();
+    rd_kafka_message_t *msgs[PX_BATCH];
+    rd_kafka_queue_t   *q = rd_kafka_queue_get_consumer(r->consumer);
+    ssize_t             n;
+    int64_t             now = now_ms();
+    int64_t             last_store = now, last_stats = now, last_log = now;
     struct rates        rates;
 
     memset(&rates, 0, sizeof(rates));
-    rates.at = now_ms();
+    rates.at = now;
     while (!stop_signals && !atomic_load(&r->fatal)) {
         flow_control(r);
-        rkm = rd_kafka_consumer_poll(r->consumer, 100);
-        if (rkm != NULL) {
-            if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                dispatch(r, rkm);
-            } else {
-                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                    PX_WARN("consumer: %s", rd_kafka_message_errstr(rkm));
-                }
-                rd_kafka_message_destroy(rkm);
-            }
+        /* A batch at a time: also serves rebalances and errors. */
+        n = rd_kafka_consume_batch_queue(q, 100, msgs, PX_BATCH);
+        if (n > 0) {
+            dispatch(r, msgs, (size_t)n);
         }
-        if (now_ms() - last_store >= 100) {
+        now = now_ms();
+        if (now - last_store >= 100) {
             store_offsets(r);
-            last_store = now_ms();
+            last_store = now;
         }
-        if (now_ms() - last_stats >= 500) {
+        if (now - last_stats >= 500) {
             stats_file(r);
             if (r->opts->progress) {
                 progress_line(r, &rates, 0);
             }
-            last_stats = now_ms();
+            last_stats = now;
         }
-        if (r->xc.stats_ms > 0 && now_ms() - last_log >= r->xc.stats_ms) {
+        if (r->xc.stats_ms > 0 && now - last_log >= r->xc.stats_ms) {
             PX_INFO("stats: in %llu, dlq %llu, dropped %llu, failed %llu, "
                     "unrouted %llu, in flight %lld",
                     (unsigned long long)atomic_load(&r->n_in),
@@ -1230,9 +1300,10 @@ static void consume_loop(struct px_relay *r)
                     (unsigned long long)atomic_load(&r->n_failed),
                     (unsigned long long)atomic_load(&r->n_unrouted),
                     (long long)atomic_load(&r->inflight_records));
-            last_log = now_ms();
+            last_log = now;
         }
     }
+    rd_kafka_queue_destroy(q);
     if (r->opts->progress) {
         progress_line(r, &rates, 1);
     }
