@@ -13,7 +13,9 @@
  * Evaluation follows Connect: a step whose gate is false passes the record
  * on unchanged; a drop stops the chain and is not an error; the first
  * failure stops it with stage TRANSFORMATION (unless a converter already
- * named its stage, e.g. the value did not decode).
+ * named its stage, e.g. the value did not decode). A step that splits a
+ * record (1->N, transform.h) has the rest of the chain run on each of its
+ * records on its own.
  *
  *   transforms:
  *     - type: MaskField$Value
@@ -318,13 +320,72 @@ void smt_chain_free(struct smt_chain *chain)
     free(chain);
 }
 
-enum smt_verdict smt_chain_apply(struct smt_chain *chain,
-                                 struct smt_record *rec, struct smt_err *err,
-                                 uint32_t *failed)
+static enum smt_verdict chain_from(struct smt_chain *chain, uint32_t from,
+                                   struct smt_record *rec, struct smt_err *err,
+                                   uint32_t *failed);
+
+/* After step next-1 split rec (rec and rec->split[]): runs steps next..n on
+ * each record on its own and gathers the survivors, in order, back into rec
+ * and rec->split. Any failure fails the whole input. */
+static enum smt_verdict chain_pieces(struct smt_chain *chain, uint32_t next,
+                                     struct smt_record *rec,
+                                     struct smt_err *err, uint32_t *failed)
+{
+    struct smt_arena  *a = rec->arena;
+    uint32_t           n = rec->nsplit + 1, i, j, nout = 0, cap = n;
+    struct smt_record *pieces, *out;
+    enum smt_verdict   v;
+
+    pieces = smt_arena_alloc(a, n * sizeof(*pieces));
+    pieces[0] = *rec;
+    memcpy(pieces + 1, rec->split, rec->nsplit * sizeof(*pieces));
+    out = smt_arena_alloc(a, cap * sizeof(*out));
+    for (i = 0; i < n; i++) {
+        struct smt_record *p = &pieces[i];
+
+        p->split = NULL;
+        p->nsplit = 0;
+        v = chain_from(chain, next, p, err, failed);
+        if (v == SMT_FAIL) {
+            rec->split = NULL;
+            rec->nsplit = 0;
+            return SMT_FAIL;
+        }
+        if (v == SMT_DROP) {
+            continue;
+        }
+        if (nout + 1 + p->nsplit > cap) {
+            uint32_t ncap = (nout + 1 + p->nsplit) * 2;
+
+            out = smt_arena_grow(a, out, nout, ncap, sizeof(*out));
+            cap = ncap;
+        }
+        out[nout++] = *p;
+        for (j = 0; j < p->nsplit; j++) {
+            out[nout++] = p->split[j];
+        }
+        out[nout - 1 - p->nsplit].split = NULL;
+        out[nout - 1 - p->nsplit].nsplit = 0;
+    }
+    if (nout == 0) {
+        rec->split = NULL;
+        rec->nsplit = 0;
+        return SMT_DROP;
+    }
+    *rec = out[0];
+    rec->split = nout > 1 ? out + 1 : NULL;
+    rec->nsplit = nout - 1;
+    return SMT_PASS;
+}
+
+/* Runs steps from..n on rec. */
+static enum smt_verdict chain_from(struct smt_chain *chain, uint32_t from,
+                                   struct smt_record *rec, struct smt_err *err,
+                                   uint32_t *failed)
 {
     uint32_t i;
 
-    for (i = 0; i < chain->n; i++) {
+    for (i = from; i < chain->n; i++) {
         struct smt_inst *inst = &chain->steps[i];
         enum smt_verdict v;
 
@@ -347,6 +408,9 @@ enum smt_verdict smt_chain_apply(struct smt_chain *chain,
         v = inst->t->apply(inst, rec, err);
         if (v == SMT_PASS) {
             inst->n.passed++;
+            if (SMT_UNLIKELY(rec->nsplit != 0)) {
+                return chain_pieces(chain, i + 1, rec, err, failed);
+            }
             continue;
         }
         if (v == SMT_DROP) {
@@ -364,4 +428,11 @@ enum smt_verdict smt_chain_apply(struct smt_chain *chain,
         return SMT_FAIL;
     }
     return SMT_PASS;
+}
+
+enum smt_verdict smt_chain_apply(struct smt_chain *chain,
+                                 struct smt_record *rec, struct smt_err *err,
+                                 uint32_t *failed)
+{
+    return chain_from(chain, 0, rec, err, failed);
 }

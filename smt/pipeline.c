@@ -8,7 +8,9 @@
  * Destination: the chain runs on the input topic (so TopicNameMatches and
  * RegexRouter see what Connect would show them); afterwards, if no step
  * changed the topic, the route's `topic` applies. A step that rewrote the
- * topic (RegexRouter, TimestampRouter) wins over the route's topic.
+ * topic (RegexRouter, TimestampRouter) wins over the route's topic. A chain
+ * that split the record (1->N, transform.h) gives one output per resulting
+ * record, each with that rule applied to its own topic.
  */
 #include "pipeline.h"
 
@@ -96,6 +98,43 @@ static int decode_failure_seen(const struct smt_record *in,
     return 0;
 }
 
+/* A route whose chain split the record (1->N): the destination rule and
+ * the encoding apply to each record on its own; all are encoded before any
+ * is emitted, so an encoding failure is one FAIL and no partial output. */
+static void split_emit(const struct smt_route_conf *route, uint32_t ri,
+                       struct smt_record *rec, const struct smt_record *in,
+                       smt_emit_fn emit, void *opaque)
+{
+    uint32_t           n = rec->nsplit + 1, j;
+    struct smt_record *p;
+    struct smt_output  out;
+    struct smt_err     err;
+
+    for (j = 0; j < n; j++) {
+        p = j == 0 ? rec : &rec->split[j - 1];
+        if (route->topic != NULL && p->topic.ptr == in->topic.ptr &&
+            p->topic.len == in->topic.len) {
+            p->topic = smt_bytes_str(route->topic);
+        }
+        smt_err_clear(&err);
+        if (smt_record_encode(p, &err) != 0) {
+            emit_fail(emit, opaque, route, ri, p, in, NULL, &err);
+            return;
+        }
+    }
+    for (j = 0; j < n; j++) {
+        memset(&out, 0, sizeof(out));
+        out.outcome = SMT_OUT_RECORD;
+        out.route = route;
+        out.route_index = ri;
+        out.in = in;
+        out.rec = j == 0 ? rec : &rec->split[j - 1];
+        out.piece = j;
+        out.npieces = n;
+        emit(opaque, &out);
+    }
+}
+
 void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
                           smt_emit_fn emit, void *opaque)
 {
@@ -149,6 +188,10 @@ void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
             emit(opaque, &out);
             continue;
         }
+        if (SMT_UNLIKELY(rec.nsplit != 0)) {
+            split_emit(route, i, &rec, in, emit, opaque);
+            continue;
+        }
         if (route->topic != NULL && rec.topic.ptr == in->topic.ptr &&
             rec.topic.len == in->topic.len) {
             rec.topic = smt_bytes_str(route->topic);
@@ -158,6 +201,7 @@ void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
             continue;
         }
         out.outcome = SMT_OUT_RECORD;
+        out.npieces = 1;
         emit(opaque, &out);
     }
     if (!taken) {

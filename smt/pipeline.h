@@ -103,6 +103,11 @@ struct smt_output {
     const struct smt_record     *in;      /* the input record, untouched */
     const struct smt_inst       *step;    /* FAIL: the failing step, or NULL */
     const struct smt_err        *err;     /* FAIL */
+    /* RECORD: this record's index among the route's records for this input
+     * and their count: 0 and 1 unless a step split the record (1->N,
+     * transform.h); then the route emits npieces RECORD outputs in order,
+     * or one FAIL (no records) when any of them failed. */
+    uint32_t                     piece, npieces;
 };
 
 typedef void (*smt_emit_fn)(void *opaque, const struct smt_output *out);
@@ -119,7 +124,8 @@ struct smt_pipeline *smt_pipeline_new(const struct smt_pipeline_conf *pc,
 void smt_pipeline_free(struct smt_pipeline *pl);
 
 /** Runs one input record through every route, in route order, calling emit
- *  once per outcome (records, drops, failures, unrouted). A key or value
+ *  once per outcome (records, drops, failures, unrouted; a route whose
+ *  chain split the record emits one RECORD per resulting record). A key or value
  *  that does not decode is reported once, by the first route that needed
  *  it; later routes that need it emit nothing for this record. Outputs live
  *  in in->arena and are valid until it is reset. in is not changed. */

@@ -58,6 +58,11 @@ struct smt_record {
     struct smt_header *hdrs;      /* arena array */
     uint32_t           nhdrs, hcap;
     struct smt_arena  *arena;     /* everything per-record lives here */
+    /* 1->N (transform.h, "Splitting"): the further records a step made of
+     * this one, an arena array; NULL/0 except right after such a step and
+     * in the result of smt_chain_apply(). */
+    struct smt_record *split;
+    uint32_t           nsplit;
 };
 
 /** Initialises rec with null key/value, no headers, the given formats and

@@ -13,7 +13,8 @@ extern const struct smt_transform smt_mask_field, smt_cast, smt_replace_field,
     smt_flatten, smt_header_from, smt_insert_header, smt_regex_router,
     smt_timestamp_router, smt_timestamp_converter, smt_drop_headers,
     smt_filter, smt_topic_name_matches, smt_has_header_key,
-    smt_record_is_tombstone;
+    smt_record_is_tombstone, smt_lua;
+extern const struct smt_transform smt_validate;
 
 const struct smt_transform *const smt_registry[] = {
     &smt_mask_field,
@@ -31,6 +32,8 @@ const struct smt_transform *const smt_registry[] = {
     &smt_timestamp_router,
     &smt_timestamp_converter,
     &smt_filter,
+    &smt_validate,
+    &smt_lua,
     &smt_topic_name_matches,
     &smt_has_header_key,
     &smt_record_is_tombstone,

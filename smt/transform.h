@@ -154,10 +154,29 @@ struct smt_chain *smt_chain_new(const struct smt_chain_conf *cc,
                                 struct smt_err *err);
 void smt_chain_free(struct smt_chain *chain);
 
+/* Splitting (1->N). A step may turn one record into several (the Lua
+ * step returning a list of records): it returns SMT_PASS with the first
+ * record in rec itself and the others in rec->split[0..rec->nsplit), an
+ * array in rec->arena. Each of those records must own its header array
+ * (never share one with another record: DropHeaders compacts in place)
+ * and must not share a DIRTY key/value tree with another record (fork it
+ * with smt_val_fork(); SHARED trees may be shared, they are copied before
+ * a change). A step that splits must leave split/nsplit of every record it
+ * makes at NULL/0.
+ *
+ * smt_chain_apply() then runs the remaining steps on each record on its
+ * own, in order: a later drop (Filter) drops only that record, a later
+ * split splits it again. A failure of any of them fails the whole input
+ * (SMT_FAIL, one error, no partial output), so the DLQ gets the input
+ * once. What survives comes back the same way: rec is the first record,
+ * rec->split the others in order; SMT_DROP when none survives. A chain
+ * whose steps never split pays one predictable branch per step. */
+
 /** Runs rec through the chain in order. A step whose gate is false passes
  *  the record on unchanged. SMT_DROP stops the chain (not an error).
  *  SMT_FAIL stops it with err (stage TRANSFORMATION unless a converter
- *  failed) and *failed = index of the step. */
+ *  failed) and *failed = index of the step. On SMT_PASS, rec->split and
+ *  rec->nsplit hold the further records of a split (see above). */
 enum smt_verdict smt_chain_apply(struct smt_chain *chain,
                                  struct smt_record *rec, struct smt_err *err,
                                  uint32_t *failed);

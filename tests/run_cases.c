@@ -12,6 +12,8 @@
  *      predicates: {p: {type: RecordIsTombstone}}     (optional)
  *      in: {"value": {"a": 1}}                        (one-line JSON record)
  *      out: {"value": {"a": 0}}  | %%SAME | %%DROP | %%FAIL <Class> <prefix>
+ *    (`out: [{...}, {...}]` when a step splits the record: every record
+ *    that comes out, in order)
  *    or, for a rejected configuration, `step:` + `config: %%CONFIG <text>`.
  * 2. Kafka Connect's behaviour vectors (connect-vectors.jsonl, format in
  *    the reference §6). A vector that does not apply to us must be listed
@@ -1300,6 +1302,31 @@ static const char *verdict_name(enum smt_verdict v)
     return v == SMT_PASS ? "a record" : v == SMT_DROP ? "DROP" : "FAIL";
 }
 
+/* `out: [{...}, {...}]`: a step split the record (1->N); the records that
+ * came out, in order, each compared like a single `out`. */
+static int check_outs(struct smt_arena *a, struct smt_record *rec,
+                      const struct smt_val *outs, struct smt_buf *why)
+{
+    uint32_t j, n = rec->nsplit + 1;
+    int      rc = R_PASS;
+
+    if (outs->n != n) {
+        smt_buf_printf(why, "  expected %u records, got %u\n",
+                       (unsigned)outs->n, (unsigned)n);
+        return R_FAIL;
+    }
+    for (j = 0; j < n; j++) {
+        struct smt_record *p = j == 0 ? rec : &rec->split[j - 1];
+
+        if (check_out(a, p, outs->u.items[j], 0, why) != R_PASS) {
+            smt_buf_printf(why, "  (in record %u of %u)\n", (unsigned)j + 1,
+                           (unsigned)n);
+            rc = R_FAIL;
+        }
+    }
+    return rc;
+}
+
 /* Runs one input record through chain and judges the outcome. */
 static int run_record(struct smt_chain *chain, const struct smt_val *in,
                       const struct expect *x, struct smt_buf *why)
@@ -1355,6 +1382,16 @@ static int run_record(struct smt_chain *chain, const struct smt_val *in,
     }
     if (v == SMT_DROP) {
         smt_buf_adds(why, "  expected a record, got DROP\n");
+        rc = R_FAIL;
+        goto done;
+    }
+    if (x->kind == X_OUT && x->out->type == SMT_ARRAY) {
+        rc = check_outs(a, &rec, x->out, why);
+        goto done;
+    }
+    if (rec.nsplit != 0) {
+        smt_buf_printf(why, "  expected one record, got %u\n",
+                       (unsigned)rec.nsplit + 1);
         rc = R_FAIL;
         goto done;
     }
