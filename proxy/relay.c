@@ -66,6 +66,7 @@ struct px_input {
     atomic_int          pending; /* worker hold + outputs not yet acked */
     atomic_int          poison;  /* never retire: nothing past it commits */
     int                 done;    /* under part->lock */
+    int                 route_failed; /* worker only: current route's split */
     struct px_out       outs[];  /* 2 per route (output, DLQ) + 2 unrouted */
 };
 
@@ -108,6 +109,7 @@ struct px_relay {
     struct px_worker               *workers;
     int                             nworkers;
     struct px_part                 *parts;
+    struct px_part                 *zombies; /* revoked, records still in flight */
     pthread_t                       poll_thr;
     atomic_int                      poll_stop;
     atomic_int                      closing;
@@ -298,6 +300,43 @@ static void part_free(struct px_part *p)
     free(p);
 }
 
+/* Takes p out of the assignment without freeing it: records of it are
+ * still in flight and will retire into it, but nothing of it is stored or
+ * committed any more, and if the partition comes back it gets a fresh
+ * list (a re-fetched offset never queues behind an old one). Freed by
+ * sweep_zombies() once empty. Consumer thread. */
+static void part_detach(struct px_relay *r, struct px_part *p)
+{
+    struct px_part **pp;
+
+    for (pp = &r->parts; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            p->next = r->zombies;
+            r->zombies = p;
+            return;
+        }
+    }
+}
+
+static void sweep_zombies(struct px_relay *r, int all)
+{
+    struct px_part **pp = &r->zombies, *p;
+    int              empty;
+
+    while ((p = *pp) != NULL) {
+        pthread_mutex_lock(&p->lock);
+        empty = p->head == NULL;
+        pthread_mutex_unlock(&p->lock);
+        if (empty || all) {
+            *pp = p->next;
+            part_free(p);
+        } else {
+            pp = &p->next;
+        }
+    }
+}
+
 static void part_remove(struct px_relay *r, struct px_part *p)
 {
     struct px_part **pp;
@@ -441,6 +480,64 @@ static const struct smt_errors_conf *route_errors(const struct smt_pipeline_conf
  * report. block: wait while the producer queue is full (workers); the
  * delivery-report thread must not block (it is what frees the queue).
  * Returns 0, or -1 with errbuf when librdkafka refused it synchronously. */
+/* Topic handles, per producing thread (workers and the delivery-report
+ * thread): producing by name makes librdkafka look the topic up under a
+ * lock for every message. A small cache, oldest evicted first, because
+ * TimestampRouter-style destinations keep changing. Each thread clears its
+ * own before it exits, while the producer still exists. */
+#define PX_TOPIC_CACHE 32
+
+struct px_topic_cache {
+    uint32_t n, next;
+    struct {
+        char             name[256];
+        size_t           len;
+        rd_kafka_topic_t *rkt;
+    } e[PX_TOPIC_CACHE];
+};
+
+static _Thread_local struct px_topic_cache topic_cache;
+
+static rd_kafka_topic_t *topic_handle(rd_kafka_t *rk, const char *name,
+                                      size_t len)
+{
+    struct px_topic_cache *c = &topic_cache;
+    uint32_t               i;
+    rd_kafka_topic_t      *rkt;
+
+    for (i = 0; i < c->n; i++) {
+        if (c->e[i].len == len && memcmp(c->e[i].name, name, len) == 0) {
+            return c->e[i].rkt;
+        }
+    }
+    rkt = rd_kafka_topic_new(rk, name, NULL);
+    if (rkt == NULL) {
+        return NULL;
+    }
+    if (c->n < PX_TOPIC_CACHE) {
+        i = c->n++;
+    } else {
+        i = c->next;
+        c->next = (c->next + 1) % PX_TOPIC_CACHE;
+        /* in-flight messages keep their own reference */
+        rd_kafka_topic_destroy(c->e[i].rkt);
+    }
+    memcpy(c->e[i].name, name, len + 1);
+    c->e[i].len = len;
+    c->e[i].rkt = rkt;
+    return rkt;
+}
+
+static void topic_cache_clear(void)
+{
+    uint32_t i;
+
+    for (i = 0; i < topic_cache.n; i++) {
+        rd_kafka_topic_destroy(topic_cache.e[i].rkt);
+    }
+    topic_cache.n = topic_cache.next = 0;
+}
+
 static int produce(struct px_relay *r, struct smt_bytes topic,
                    struct smt_bytes key, struct smt_bytes value,
                    rd_kafka_headers_t *hdrs, int64_t ts, struct px_out *out,
@@ -448,6 +545,7 @@ static int produce(struct px_relay *r, struct smt_bytes topic,
 {
     char                name[256];
     rd_kafka_resp_err_t err;
+    rd_kafka_topic_t   *rkt;
 
     if (topic.len == 0 || topic.len >= sizeof(name)) {
         snprintf(errbuf, errsize, "invalid topic name (%zu bytes)",
@@ -459,9 +557,18 @@ static int produce(struct px_relay *r, struct smt_bytes topic,
     }
     memcpy(name, topic.ptr, topic.len);
     name[topic.len] = '\0';
+    rkt = topic_handle(r->producer, name, topic.len);
+    if (rkt == NULL) {
+        snprintf(errbuf, errsize, "invalid topic name '%s': %s", name,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        if (hdrs != NULL) {
+            rd_kafka_headers_destroy(hdrs);
+        }
+        return -1;
+    }
     atomic_fetch_add(&out->in->pending, 1);
     err = rd_kafka_producev(
-        r->producer, RD_KAFKA_V_TOPIC(name),
+        r->producer, RD_KAFKA_V_RKT(rkt),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY |
                             (block ? RD_KAFKA_MSG_F_BLOCK : 0)),
         RD_KAFKA_V_KEY(key.ptr, key.ptr ? key.len : 0),
@@ -662,10 +769,19 @@ static void emit(void *opaque, const struct smt_output *o)
 
     switch (o->outcome) {
     case SMT_OUT_RECORD:
+        /* All records of one route (a step may split one into several)
+         * share the route's slot: a delivery report reads only in, route
+         * and dlq. Written once, before the first produce, so the
+         * delivery-report thread never sees it change. */
         out = &in->outs[2 * o->route_index];
-        out->in = in;
-        out->route = (uint16_t)o->route_index;
-        out->dlq = 0;
+        if (o->piece == 0) {
+            out->in = in;
+            out->route = (uint16_t)o->route_index;
+            out->dlq = 0;
+            in->route_failed = 0;
+        } else if (in->route_failed) {
+            break; /* an earlier record of this split already failed */
+        }
         if (produce(r, o->rec->topic, o->rec->key.raw, o->rec->value.raw,
                     headers_of(o->rec->hdrs, o->rec->nhdrs, 0), o->rec->ts_ms,
                     out, 1, errbuf, sizeof(errbuf)) != 0) {
@@ -675,6 +791,7 @@ static void emit(void *opaque, const struct smt_output *o)
             f.exception = "org.apache.kafka.connect.errors.ConnectException";
             f.message = errbuf;
             f.route = route->name;
+            in->route_failed = 1;
             report_failure(r, in, route, o->route_index, &f, 1, 1);
         }
         break;
@@ -691,7 +808,13 @@ static void emit(void *opaque, const struct smt_output *o)
         }
         f.exception = smt_err_class(o->err->code);
         f.message = o->err->msg;
-        f.route = route ? route->name : NULL;
+        /* An input that does not decode is the record's failure, not the
+         * route's that happened to need it first: no route header then. */
+        f.route = route != NULL && (o->step != NULL ||
+                                    (f.stage != SMT_STAGE_KEY_CONVERTER &&
+                                     f.stage != SMT_STAGE_VALUE_CONVERTER))
+                      ? route->name
+                      : NULL;
         f.step = o->step ? o->step->id : NULL;
         report_failure(r, in, route, o->route_index, &f, 1, 1);
         break;
@@ -719,8 +842,11 @@ static void emit(void *opaque, const struct smt_output *o)
                 atomic_fetch_add(&r->n_unrouted_out, 1);
             }
         } else if (r->pc->unrouted == SMT_UNROUTED_DLQ) {
+            /* Connect has no stage for this; routing is part of what the
+             * relay does to a record, so TRANSFORMATION, with our own
+             * executing class so tools can tell it apart. */
             memset(&f, 0, sizeof(f));
-            f.stage = SMT_STAGE_NONE;
+            f.stage = SMT_STAGE_TRANSFORMATION;
             f.klass = "smtproxy.router";
             f.exception = "org.apache.kafka.connect.errors.DataException";
             f.message = "no route took the record";
@@ -794,6 +920,7 @@ static void *worker_main(void *arg)
             input_release(r, in); /* the worker's hold */
         }
     }
+    topic_cache_clear();
     return NULL;
 }
 
@@ -857,12 +984,21 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
         relay_fatal(r, "%s: fatal error: %s", rd_kafka_name(rk), fatal);
         return;
     }
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
-        err == RD_KAFKA_RESP_ERR__TRANSPORT) {
-        PX_WARN("%s: %s", rd_kafka_name(rk), reason);
-        return;
+    /* librdkafka logs the others itself (log_cb): say them once */
+    PX_DBG("%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+}
+
+/* librdkafka's own log lines, in our format and at our level. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf)
+{
+    int ours = level <= 3 ? PX_LOG_ERROR
+                          : level <= 5 ? PX_LOG_WARN
+                                       : level == 6 ? PX_LOG_INFO : PX_LOG_DEBUG;
+
+    if (ours <= px_log_level) {
+        px_log(ours, "%s: %s: %s", rd_kafka_name(rk), fac, buf);
     }
-    PX_WARN("%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
 }
 
 static void *poll_main(void *arg)
@@ -872,6 +1008,7 @@ static void *poll_main(void *arg)
     while (!atomic_load(&r->poll_stop)) {
         rd_kafka_poll(r->producer, 100);
     }
+    topic_cache_clear();
     return NULL;
 }
 
@@ -951,10 +1088,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         int lost = rd_kafka_assignment_lost(rk);
 
-        PX_INFO("revoking %d partition(s)%s: draining", parts->cnt,
-                lost ? " (lost)" : "");
-        /* While stopping, everything that could drain already has. */
-        if (!wait_drained(r, parts, r->stopping ? 0 : r->xc.revoke_ms)) {
+        PX_INFO("revoking %d partition(s)%s", parts->cnt,
+                lost ? " (lost: nothing can be committed for them)"
+                     : ": draining");
+        /* A lost partition cannot be committed any more: waiting for it
+         * would only stall the consumer. Otherwise drain, then commit
+         * (while stopping, everything that could drain already has). */
+        if (!lost &&
+            !wait_drained(r, parts, r->stopping ? 0 : r->xc.revoke_ms)) {
             PX_WARN("revoked partitions did not drain within %lld ms; "
                     "committing what was delivered",
                     (long long)r->xc.revoke_ms);
@@ -969,10 +1110,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         for (i = 0; i < parts->cnt; i++) {
             p = part_find(r, parts->elems[i].topic, parts->elems[i].partition);
-            if (p != NULL && part_drained(p)) {
-                part_remove(r, p);
+            if (p != NULL) {
+                part_detach(r, p);
             }
         }
+        sweep_zombies(r, 0);
     } else {
         PX_ERR("rebalance: %s", rd_kafka_err2str(err));
         rd_kafka_assign(rk, NULL);
@@ -1282,6 +1424,7 @@ static void consume_loop(struct px_relay *r)
         now = now_ms();
         if (now - last_store >= 100) {
             store_offsets(r);
+            sweep_zombies(r, 0);
             last_store = now;
         }
         if (now - last_stats >= 500) {
@@ -1331,6 +1474,8 @@ static int start_clients(struct px_relay *r, const char *bootstrap,
     rd_kafka_conf_set_rebalance_cb(cconf, rebalance_cb);
     rd_kafka_conf_set_error_cb(cconf, error_cb);
     rd_kafka_conf_set_error_cb(pconf, error_cb);
+    rd_kafka_conf_set_log_cb(cconf, log_cb);
+    rd_kafka_conf_set_log_cb(pconf, log_cb);
     rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
     r->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof(errstr));
     if (r->producer == NULL) {
@@ -1487,6 +1632,7 @@ out:
     while (r.parts != NULL) {
         part_remove(&r, r.parts);
     }
+    sweep_zombies(&r, 1);
     if (r.consumer != NULL) {
         rd_kafka_destroy(r.consumer);
     }
