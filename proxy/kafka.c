@@ -71,7 +71,7 @@ struct limits_opts {
 };
 
 static const struct smt_opt limits_opts[] = {
-    {"max.inflight.records", SMT_OPT_INT, "100000",
+    {"max.inflight.records", SMT_OPT_INT, "20000",
      offsetof(struct limits_opts, records), 1, 100000000, NULL, 0,
      "input records consumed but not yet fully delivered; above it, "
      "consumption pauses"},

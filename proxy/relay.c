@@ -546,6 +546,7 @@ static int produce(struct px_relay *r, struct smt_bytes topic,
     char                name[256];
     rd_kafka_resp_err_t err;
     rd_kafka_topic_t   *rkt;
+    int                 in_msg;
 
     if (topic.len == 0 || topic.len >= sizeof(name)) {
         snprintf(errbuf, errsize, "invalid topic name (%zu bytes)",
@@ -566,10 +567,19 @@ static int produce(struct px_relay *r, struct smt_bytes topic,
         }
         return -1;
     }
+    /* A value that is still the consumed message's bytes (unchanged, or a
+     * DLQ record) is produced by reference: the input keeps the message
+     * until the last delivery report of everything derived from it, so no
+     * copy is needed. Anything else lives in a worker's arena and is
+     * copied. (librdkafka always copies keys.) */
+    in_msg = value.ptr != NULL && out->in->rkm->payload != NULL &&
+             value.ptr >= (const char *)out->in->rkm->payload &&
+             value.ptr + value.len <=
+                 (const char *)out->in->rkm->payload + out->in->rkm->len;
     atomic_fetch_add(&out->in->pending, 1);
     err = rd_kafka_producev(
         r->producer, RD_KAFKA_V_RKT(rkt),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY |
+        RD_KAFKA_V_MSGFLAGS((in_msg ? 0 : RD_KAFKA_MSG_F_COPY) |
                             (block ? RD_KAFKA_MSG_F_BLOCK : 0)),
         RD_KAFKA_V_KEY(key.ptr, key.ptr ? key.len : 0),
         RD_KAFKA_V_VALUE((void *)(uintptr_t)value.ptr, value.ptr ? value.len : 0),
