@@ -874,3 +874,36 @@ def fmt_problems(problems, n=15):
     return "%d problem(s):\n  %s%s" % (
         len(problems), "\n  ".join(problems[:n]),
         "\n  ..." if len(problems) > n else "")
+
+
+def java_murmur2(data):
+    """Kafka's Utils.murmur2 (the Java client's default partitioner hash)
+    over key bytes, as an unsigned 32-bit value; written from the algorithm
+    (MurmurHash2, seed 0x9747b28c), independent of librdkafka."""
+    m, r = 0x5bd1e995, 24
+    length = len(data)
+    h = (0x9747b28c ^ length) & 0xffffffff
+    for i in range(length // 4):
+        k = int.from_bytes(data[4 * i:4 * i + 4], "little")
+        k = (k * m) & 0xffffffff
+        k ^= k >> r
+        k = (k * m) & 0xffffffff
+        h = ((h * m) & 0xffffffff) ^ k
+    tail = length & ~3
+    rem = length % 4
+    if rem == 3:
+        h ^= data[tail + 2] << 16
+    if rem >= 2:
+        h ^= data[tail + 1] << 8
+    if rem >= 1:
+        h ^= data[tail]
+        h = (h * m) & 0xffffffff
+    h ^= h >> 13
+    h = (h * m) & 0xffffffff
+    h ^= h >> 15
+    return h
+
+
+def java_partition(key, partitions):
+    """The partition a Java producer picks for a non-null key."""
+    return (java_murmur2(key) & 0x7fffffff) % partitions

@@ -97,3 +97,25 @@ def test_clean_stop(run):
         assert run.after == run.ends, (
             "committed offsets after the stop %r, expected the end offsets "
             "%r" % (run.after, run.ends))
+
+
+def test_keys_on_java_partitions(run):
+    """Keyed outputs land on the partition a Java producer would choose:
+    murmur2 of the key bytes, as Kafka's default partitioner computes it."""
+    # known answers of Kafka's Utils.murmur2 (signed Java ints)
+    for key, java in [(b"21", -973932308), (b"foobar", -790332482),
+                      (b"a-little-bit-long-string", -985981536),
+                      (b"a-little-bit-longer-string", -1486304829),
+                      (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                       -58897971), (b"abc", 479470107)]:
+        assert h.java_murmur2(key) == java & 0xffffffff, key
+    wrong = []
+    for route in h.ROUTES:
+        for m in run.out.routes[route]:
+            if m.key is None:
+                continue
+            want = h.java_partition(m.key, h.INPUT_PARTITIONS)
+            if m.partition != want:
+                wrong.append("%s key %r on partition %d, Java picks %d"
+                             % (route, m.key, m.partition, want))
+    assert not wrong, "%d misplaced, e.g. %s" % (len(wrong), wrong[:5])
