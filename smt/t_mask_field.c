@@ -144,6 +144,7 @@ static int mask_one(const struct mask_state *st, const struct mask_conf *conf,
     struct smt_bytes      leaf = smt_path_leaf(p);
     const struct smt_val *cur;
     struct smt_val       *parent, *masked;
+    struct smt_val       *walked[8]; /* objects passed through, for a change */
     long                  idx;
     uint32_t              i;
 
@@ -152,6 +153,9 @@ static int mask_one(const struct mask_state *st, const struct mask_conf *conf,
     parent = root;
     for (i = 0; i + 1 < p->n && parent != NULL; i++) {
         parent = smt_obj_get(parent, p->seg[i].ptr, p->seg[i].len);
+        if (i < 8) {
+            walked[i] = parent;
+        }
     }
     if (parent == NULL || parent->type != SMT_OBJECT) {
         return 0; /* a step is absent or not an object */
@@ -165,8 +169,17 @@ static int mask_one(const struct mask_state *st, const struct mask_conf *conf,
         }
         cur = fs->def;
     }
-    /* now for the change: clears raw on the way (the same parent) */
-    parent = smt_path_parent_mut(a, root, p, 0);
+    /* now for the change: clear raw on the way down (what
+     * smt_path_parent_mut does; the walk above already found the objects,
+     * so short paths are not walked twice) */
+    if (p->n <= 9) {
+        root->raw = NULL;
+        for (i = 0; i + 1 < p->n; i++) {
+            walked[i]->raw = NULL;
+        }
+    } else {
+        parent = smt_path_parent_mut(a, root, p, 0);
+    }
     if (cur == NULL) {
         if (!schemad && idx < 0) {
             smt_obj_set(a, parent, leaf.ptr, leaf.len, smt_val_null(a));
