@@ -65,6 +65,13 @@ def test_two_instances_one_killed(tier, cluster, procs):
     cfg = h.pipeline_yaml(t, bs)
     a = procs.relay("a", cfg).start()
     b = procs.relay("b", cfg).start()
+    # Feed only once the group has settled with partitions on both: if b
+    # joined after a had consumed everything fed so far, b would own
+    # partitions with nothing new to read, and the wait below would be
+    # about the test's timing, not the relay.
+    h.wait_until(lambda: "assigned" in a.log_text() and
+                 "assigned" in b.log_text(),
+                 "both instances to be assigned partitions")
     inputs = h.gen_inputs(N, seed=22)
     at_kill = {}
     seen = {}
