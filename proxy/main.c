@@ -1121,7 +1121,8 @@ static int cmd_check(const char *path)
     for (i = 0; i < pc->nroutes; i++) {
         steps += pc->routes[i].chain.n;
     }
-    printf("%s: ok (%u routes, %u steps)\n", path, pc->nroutes, steps);
+    printf("%s: ok (%u route%s, %u step%s)\n", path, pc->nroutes,
+           pc->nroutes == 1 ? "" : "s", steps, steps == 1 ? "" : "s");
     smt_pipeline_free(pl);
     smt_pipeline_conf_free(pc);
     return PX_EXIT_OK;
