@@ -34,6 +34,7 @@
  * block there states a wrong expectation and must fail; one that passes is
  * a failure (a comparison that cannot fail).
  */
+#include "errpolicy.h"
 #include "smt.h"
 
 #include <dirent.h>
@@ -2112,6 +2113,353 @@ static int run_also_invalid(const struct smt_val *vec, const char *id,
     return rc;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Error-handling vectors (RY-*): retry backoff and tolerance verdicts run
+ * through smt/errpolicy.h with a mock clock that each wait advances, as
+ * Connect's tests do with MockTime. The shapes: `op` (an operation that
+ * fails as described; attempts, sleeps_ms, result), `backoff_calls`
+ * ([attempt, wait] against deadline_ms) and `cases` (RY-07 [stage,
+ * exception, verdict] under cfg; RY-08 [tolerance, failures, verdict]). */
+
+/* An integer from a JSON number or a decimal string; 0 / -1. */
+static int ry_int(const struct smt_val *v, int64_t *out)
+{
+    char  tmp[32], *end;
+    long long n;
+
+    if (v != NULL && v->type == SMT_INT64) {
+        *out = v->u.i;
+        return 0;
+    }
+    if (!is_str(v) || v->u.s.len == 0 || v->u.s.len >= sizeof(tmp)) {
+        return -1;
+    }
+    memcpy(tmp, v->u.s.ptr, v->u.s.len);
+    tmp[v->u.s.len] = '\0';
+    errno = 0;
+    n = strtoll(tmp, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* enum smt_tolerance from "none"/"all"; -1 otherwise. */
+static int ry_tolerance(const struct smt_val *v)
+{
+    if (is_str(v) && smt_bytes_eqs(v->u.s, "none")) {
+        return SMT_TOL_NONE;
+    }
+    if (is_str(v) && smt_bytes_eqs(v->u.s, "all")) {
+        return SMT_TOL_ALL;
+    }
+    return -1;
+}
+
+/* The errors.* keys of a vector's cfg over Connect's defaults. */
+static int ry_conf(const struct smt_val *cfg, struct smt_errors_conf *ec,
+                   struct smt_buf *why)
+{
+    uint32_t i;
+
+    memset(ec, 0, sizeof(*ec));
+    ec->tolerance = SMT_TOL_NONE;
+    ec->retry_timeout_ms = 0;
+    ec->retry_delay_max_ms = 60000;
+    if (cfg == NULL) {
+        return R_PASS;
+    }
+    if (cfg->type != SMT_OBJECT) {
+        smt_buf_adds(why, "  runner: cfg is not an object\n");
+        return R_FAIL;
+    }
+    for (i = 0; i < cfg->n; i++) {
+        struct smt_bytes      k = cfg->u.members[i].key;
+        const struct smt_val *v = cfg->u.members[i].val;
+        int                   bad = 0;
+
+        if (smt_bytes_eqs(k, "errors.tolerance")) {
+            ec->tolerance = ry_tolerance(v);
+            bad = ec->tolerance < 0;
+        } else if (smt_bytes_eqs(k, "errors.retry.timeout")) {
+            bad = ry_int(v, &ec->retry_timeout_ms) != 0;
+        } else if (smt_bytes_eqs(k, "errors.retry.delay.max.ms")) {
+            bad = ry_int(v, &ec->retry_delay_max_ms) != 0;
+        } else {
+            bad = 1;
+        }
+        if (bad) {
+            smt_buf_printf(why, "  runner: unsupported cfg entry '%.*s'\n",
+                           (int)k.len, k.ptr);
+            return R_FAIL;
+        }
+    }
+    return R_PASS;
+}
+
+/* A stage name; Connect's TASK_PUT/TASK_POLL, which we do not have, become
+ * values outside enum smt_stage (stages that tolerate retriable errors
+ * only, like every stage but the converters and TRANSFORMATION). -1 when
+ * unknown. */
+static int ry_stage(const struct smt_val *v)
+{
+    int s;
+
+    if (!is_str(v)) {
+        return -1;
+    }
+    for (s = SMT_STAGE_KEY_CONVERTER; s <= SMT_STAGE_KAFKA_CONSUME; s++) {
+        if (smt_bytes_eqs(v->u.s, smt_stage_name(s))) {
+            return s;
+        }
+    }
+    if (smt_bytes_eqs(v->u.s, "TASK_PUT")) {
+        return 100;
+    }
+    if (smt_bytes_eqs(v->u.s, "TASK_POLL")) {
+        return 101;
+    }
+    return -1;
+}
+
+/* An exception's error code: RetriableException or any other one. */
+static int ry_exception(const struct smt_val *v)
+{
+    if (!is_str(v)) {
+        return -1;
+    }
+    if (smt_bytes_eqs(v->u.s, "RetriableException")) {
+        return SMT_E_RETRIABLE;
+    }
+    if (v->u.s.len >= 9 &&
+        memcmp(v->u.s.ptr + v->u.s.len - 9, "Exception", 9) == 0) {
+        return SMT_E_CONNECT;
+    }
+    return -1;
+}
+
+static const char *ry_verdict_name(int verdict)
+{
+    const char *m = smt_errp_verdict_message(verdict);
+
+    return m != NULL ? m : "tolerated";
+}
+
+/* `op`: runs the described operation at TRANSFORMATION from time 0. */
+static int ry_op(const struct smt_val *vec, const struct smt_errors_conf *ec,
+                 struct smt_arena *a, struct smt_buf *why)
+{
+    const char           *op = cstr(a, mem(vec, "op"));
+    const struct smt_val *res = mem(vec, "result"), *want_att, *want_sl;
+    const char           *result;
+    struct smt_retry      r;
+    int64_t               now = 0, w, sleeps[64], att_want;
+    uint32_t              fails, attempts = 0, nsl = 0, i;
+    int                   code = SMT_E_RETRIABLE, ok = 0, verdict = -1;
+    int                   rc = R_PASS;
+    unsigned              k;
+
+    if (sscanf(op, "RetriableException x%u then success", &k) == 1) {
+        fails = k;
+    } else if (strcmp(op, "RetriableException always") == 0 ||
+               strcmp(op, "transform throws RetriableException") == 0) {
+        fails = UINT32_MAX;
+    } else if (strcmp(op, "generic Exception") == 0) {
+        fails = 1;
+        code = SMT_E_CONNECT;
+    } else {
+        smt_buf_printf(why, "  runner: unknown op '%s'\n", op);
+        return R_FAIL;
+    }
+    if (!is_str(res)) {
+        smt_buf_adds(why, "  runner: op vector without a result\n");
+        return R_FAIL;
+    }
+    result = cstr(a, res);
+    smt_retry_start(&r, ec, now);
+    smt_retry_seed(&r, 1);
+    for (;;) {
+        attempts++;
+        if (attempts > fails) {
+            ok = 1;
+            break;
+        }
+        if (!smt_errp_retriable(code)) {
+            break;
+        }
+        w = smt_retry_next_wait(&r, now);
+        if (w < 0 || nsl == sizeof(sleeps) / sizeof(sleeps[0])) {
+            break;
+        }
+        sleeps[nsl++] = w;
+        now += w;
+    }
+    if (!ok) {
+        verdict = smt_errp_decide(SMT_STAGE_TRANSFORMATION, code,
+                                  ec->tolerance, 1);
+    }
+    if ((want_att = mem(vec, "attempts")) != NULL &&
+        (want_att->type != SMT_INT64 ||
+         want_att->u.i != (int64_t)attempts)) {
+        smt_buf_printf(why, "  attempts: %u\n", (unsigned)attempts);
+        rc = R_FAIL;
+    }
+    if ((want_sl = mem(vec, "sleeps_ms")) != NULL) {
+        int same = want_sl->type == SMT_ARRAY && want_sl->n == nsl;
+
+        for (i = 0; same && i < nsl; i++) {
+            same = ry_int(want_sl->u.items[i], &att_want) == 0 &&
+                   att_want == sleeps[i];
+        }
+        if (!same) {
+            smt_buf_adds(why, "  sleeps_ms: [");
+            for (i = 0; i < nsl; i++) {
+                smt_buf_printf(why, "%s%" PRId64, i ? "," : "", sleeps[i]);
+            }
+            smt_buf_adds(why, "]\n");
+            rc = R_FAIL;
+        }
+    }
+    if (strcmp(result, "success") == 0) {
+        if (!ok) {
+            smt_buf_printf(why, "  result: failed, %s\n",
+                           ry_verdict_name(verdict));
+            rc = R_FAIL;
+        }
+    } else if (strncmp(result, "failed (record skipped", 22) == 0 ||
+               strstr(result, "then task fails") != NULL) {
+        int want = result[0] == 'f' ? SMT_ERRP_TOLERATED : SMT_ERRP_EXCEEDED;
+
+        if (ok || verdict != want) {
+            smt_buf_printf(why, "  result: %s\n",
+                           ok ? "success" : ry_verdict_name(verdict));
+            rc = R_FAIL;
+        }
+    } else {
+        smt_buf_printf(why, "  runner: unknown result '%s'\n", result);
+        rc = R_FAIL;
+    }
+    return rc;
+}
+
+/* `backoff_calls`: Connect's backoff(attempt, deadline) from time 0. */
+static int ry_backoff(const struct smt_val *vec,
+                      const struct smt_errors_conf *ec, struct smt_buf *why)
+{
+    const struct smt_val *calls = mem(vec, "backoff_calls");
+    struct smt_retry      r;
+    int64_t               deadline, now = 0, att, want, w;
+    uint32_t              i;
+    int                   rc = R_PASS;
+
+    if (ry_int(mem(vec, "deadline_ms"), &deadline) != 0 ||
+        calls->type != SMT_ARRAY) {
+        smt_buf_adds(why, "  runner: backoff_calls needs deadline_ms and "
+                          "a list\n");
+        return R_FAIL;
+    }
+    smt_retry_start(&r, ec, now);
+    smt_retry_seed(&r, 1);
+    for (i = 0; i < calls->n; i++) {
+        const struct smt_val *c = calls->u.items[i];
+
+        if (c->type != SMT_ARRAY || c->n != 2 ||
+            ry_int(c->u.items[0], &att) != 0 || att < 1 ||
+            att > UINT32_MAX || ry_int(c->u.items[1], &want) != 0) {
+            smt_buf_printf(why, "  runner: bad backoff call #%u\n",
+                           (unsigned)i + 1);
+            return R_FAIL;
+        }
+        w = smt_retry_backoff(&r, (uint32_t)att, deadline, now);
+        if (w != want) {
+            smt_buf_printf(why, "  backoff(%" PRId64 ", %" PRId64 ") at %"
+                           PRId64 ": %" PRId64 ", want %" PRId64 "\n",
+                           att, deadline, now, w, want);
+            rc = R_FAIL;
+        }
+        now += w;
+    }
+    return rc;
+}
+
+/* `cases`: RY-07 [stage, exception, verdict], RY-08 [tolerance,
+ * failures, verdict]. */
+static int ry_cases(const struct smt_val *cases,
+                    const struct smt_errors_conf *ec, struct smt_arena *a,
+                    struct smt_buf *why)
+{
+    uint32_t i;
+    int      rc = R_PASS;
+
+    for (i = 0; i < cases->n; i++) {
+        const struct smt_val *c = cases->u.items[i];
+        const char           *want, *got;
+        int64_t               failures;
+        int                   stage, code, tol, v;
+
+        if (c->type != SMT_ARRAY || c->n != 3 || !is_str(c->u.items[2])) {
+            smt_buf_printf(why, "  runner: bad case #%u\n", (unsigned)i + 1);
+            return R_FAIL;
+        }
+        want = cstr(a, c->u.items[2]);
+        if (ry_int(c->u.items[1], &failures) == 0 &&
+            c->u.items[1]->type == SMT_INT64) {
+            if ((tol = ry_tolerance(c->u.items[0])) < 0 || failures < 0) {
+                smt_buf_printf(why, "  runner: bad case #%u\n",
+                               (unsigned)i + 1);
+                return R_FAIL;
+            }
+            got = smt_errp_within_limits(tol, (uint64_t)failures)
+                      ? "within limits"
+                      : "exceeded";
+        } else {
+            stage = ry_stage(c->u.items[0]);
+            code = ry_exception(c->u.items[1]);
+            if (stage < 0 || code < 0) {
+                smt_buf_printf(why, "  runner: unknown stage or exception "
+                                    "in case #%u\n",
+                               (unsigned)i + 1);
+                return R_FAIL;
+            }
+            v = smt_errp_decide(stage, code, ec->tolerance, 1);
+            got = v == SMT_ERRP_TOLERATED ? "tolerated"
+                                          : "ConnectException thrown";
+        }
+        if (strcmp(got, want) != 0) {
+            smt_buf_printf(why, "  case #%u: %s, want %s\n",
+                           (unsigned)i + 1, got, want);
+            rc = R_FAIL;
+        }
+    }
+    return rc;
+}
+
+/* Runs an error-handling vector (one with op, backoff_calls or cases and
+ * no transform). */
+static int run_error_vector(const struct smt_val *vec, struct smt_arena *a,
+                            struct smt_buf *why)
+{
+    const struct smt_val  *v;
+    struct smt_errors_conf ec;
+
+    if (ry_conf(mem(vec, "cfg"), &ec, why) != R_PASS) {
+        return R_FAIL;
+    }
+    if (is_str(mem(vec, "op"))) {
+        return ry_op(vec, &ec, a, why);
+    }
+    if (mem(vec, "backoff_calls") != NULL) {
+        return ry_backoff(vec, &ec, why);
+    }
+    if ((v = mem(vec, "cases")) != NULL && v->type == SMT_ARRAY) {
+        return ry_cases(v, &ec, a, why);
+    }
+    smt_buf_adds(why, "  runner: error vector without op, backoff_calls "
+                      "or cases\n");
+    return R_FAIL;
+}
+
 /* Runs one vector. */
 static int run_vector(const struct smt_val *vec, const char *id,
                       struct smt_arena *a, struct smt_buf *why)
@@ -2130,6 +2478,9 @@ static int run_vector(const struct smt_val *vec, const char *id,
     }
     if ((v = mem(vec, "connector_cfg")) != NULL) {
         return run_connector(vec, v, a, why);
+    }
+    if (xf == NULL && strncmp(id, "RY-", 3) == 0) {
+        return run_error_vector(vec, a, why);
     }
     if (!is_str(xf) || cfg == NULL || cfg->type != SMT_OBJECT) {
         smt_buf_adds(why, "  not a transform vector (no xf/cfg): it tests "
