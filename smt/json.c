@@ -1229,37 +1229,9 @@ static void jw_int(struct jw *w, int64_t i)
 }
 
 /* 1 for bytes that must be escaped in a JSON string */
-static const uint8_t str_esc[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    /* 0x80..0xFF: not ASCII, the UTF-8 is checked */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-};
-
-/* Nonzero when one of the eight bytes in x must be escaped (control, '"',
- * '\\') or is not ASCII (its UTF-8 must be checked: the writer never emits
- * invalid UTF-8); exact as to whether such a byte exists, like swar_stop. */
-static inline uint64_t swar_esc(uint64_t x)
-{
-    uint64_t q = x ^ (ONES * '"');
-    uint64_t b = x ^ (ONES * '\\');
-
-    return (((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) |
-            ((b - ONES) & ~b) | x) & HIGHS;
-}
+/* The writer stops at the same bytes the parser's string scan does
+ * (str_stop, swar_stop): control characters, '"', '\\' and every non-ASCII
+ * byte, whose UTF-8 is checked so the writer never emits invalid UTF-8. */
 
 /* True when s[0..len), len <= 16, needs no escape: keys and short values,
  * most of what a changed object holds, checked with one or two loads. */
@@ -1271,16 +1243,16 @@ static inline int short_plain(const char *s, size_t len)
     if (len >= 8) {
         memcpy(&x, s, 8);
         memcpy(&y, s + len - 8, 8);
-        return (swar_esc(x) | swar_esc(y)) == 0;
+        return (swar_stop(x) | swar_stop(y)) == 0;
     }
     if (len >= 4) {
         memcpy(&u, s, 4);
         memcpy(&v, s + len - 4, 4);
-        return swar_esc((uint64_t)u | ((uint64_t)v << 32)) == 0;
+        return swar_stop((uint64_t)u | ((uint64_t)v << 32)) == 0;
     }
-    return (len < 1 || !str_esc[(unsigned char)s[0]]) &&
-           (len < 2 || !str_esc[(unsigned char)s[1]]) &&
-           (len < 3 || !str_esc[(unsigned char)s[2]]);
+    return (len < 1 || !str_stop[(unsigned char)s[0]]) &&
+           (len < 2 || !str_stop[(unsigned char)s[1]]) &&
+           (len < 3 || !str_stop[(unsigned char)s[2]]);
 }
 
 /* The general case of jw_str: long strings and strings with escapes. */
@@ -1300,12 +1272,12 @@ static void jw_str_slow(struct jw *w, const char *s, size_t len)
         while (e - r >= 8) {
             uint64_t x;
             memcpy(&x, r, 8);
-            if (swar_esc(x)) {
+            if (swar_stop(x)) {
                 break;
             }
             r += 8;
         }
-        while (r < e && !str_esc[(unsigned char)*r]) {
+        while (r < e && !str_stop[(unsigned char)*r]) {
             r++;
         }
         if (r > s) {
