@@ -1112,6 +1112,27 @@ static int luat_member_cmp(const void *x, const void *y)
     return a->key.len < b->key.len ? -1 : a->key.len > b->key.len;
 }
 
+/* Appends a member the input did not have (key copied into the arena) to
+ * the growable array extra; returns the array, which may have moved. */
+static struct smt_member *luat_extra_push(struct smt_arena *a,
+                                          struct smt_member *extra,
+                                          uint32_t *n, uint32_t *cap,
+                                          const char *k, size_t kl,
+                                          struct smt_val *v)
+{
+    if (*n == *cap) {
+        uint32_t ncap = *cap ? *cap * 2 : 4;
+
+        extra = smt_arena_grow(a, extra, *n, ncap, sizeof(*extra));
+        *cap = ncap;
+    }
+    extra[*n].key.ptr = smt_arena_memdup(a, k, kl);
+    extra[*n].key.len = kl;
+    extra[*n].val = v;
+    (*n)++;
+    return extra;
+}
+
 /* An object: the input's members keep their order (each converted against
  * the input's value), members the script added follow in byte order of
  * their names (Lua tables have no order). */
@@ -1174,16 +1195,7 @@ static struct smt_val *luat_object_to_val(struct luat_call *c, int idx,
             nseen++;
             changed |= v != o->u.members[found].val;
         } else {
-            if (nextra == xcap) {
-                uint32_t ncap = xcap ? xcap * 2 : 4;
-
-                extra = smt_arena_grow(a, extra, nextra, ncap, sizeof(*extra));
-                xcap = ncap;
-            }
-            extra[nextra].key.ptr = smt_arena_memdup(a, k, kl);
-            extra[nextra].key.len = kl;
-            extra[nextra].val = v;
-            nextra++;
+            extra = luat_extra_push(a, extra, &nextra, &xcap, k, kl, v);
             changed = 1;
         }
         lua_pop(L, 1);
@@ -1254,17 +1266,9 @@ static struct smt_val *luat_lazy_to_val(struct luat_call *c, int idx, long li,
                                      o->u.members[found].val, depth + 1);
             changed |= slot[found] != o->u.members[found].val;
         } else {
-            if (nextra == xcap) {
-                uint32_t ncap = xcap ? xcap * 2 : 4;
-
-                extra = smt_arena_grow(a, extra, nextra, ncap, sizeof(*extra));
-                xcap = ncap;
-            }
-            extra[nextra].key.ptr = smt_arena_memdup(a, k, kl);
-            extra[nextra].key.len = kl;
-            extra[nextra].val =
-                luat_to_val(c, lua_absindex(L, -1), NULL, depth + 1);
-            nextra++;
+            extra = luat_extra_push(a, extra, &nextra, &xcap, k, kl,
+                                    luat_to_val(c, lua_absindex(L, -1), NULL,
+                                                depth + 1));
             changed = 1;
         }
         c->nframes--;
