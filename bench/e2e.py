@@ -34,7 +34,8 @@ What it does:
 BENCH_RELAY_CONFIG names another pipeline file for smtproxy (to try client
 or limits settings; it must read ${BENCH_IN}, ${BENCH_OUT}, ${BENCH_GROUP}
 and ${KAFKA_BOOTSTRAP} as bench/relay.yaml does). BENCH_E2E=0 (in make)
-skips this part. BENCH_PASSTHROUGH_ARGS adds options to the passthrough
+skips this part. BENCH_PERF_ARGS replaces perf record's "-g" (e.g.
+"--call-graph dwarf"); BENCH_PERF_DATA=FILE keeps the profile. BENCH_PASSTHROUGH_ARGS adds options to the passthrough
 (e.g. "-C queued.max.messages.kbytes=16384" to give it the same client
 settings).
 
@@ -279,8 +280,9 @@ class Bench:
         perf_p = None
         if perf:
             data = os.path.join(self.tmp, "perf.data")
-            perf_p = self.spawn("perf", ["perf", "record", "-F", "999", "-g",
-                                         "-o", data, "-p", str(p.pid)])
+            perf_p = self.spawn("perf", ["perf", "record", "-F", "999"] +
+                                os.environ.get("BENCH_PERF_ARGS", "-g").split() +
+                                ["-o", data, "-p", str(p.pid)])
         samples = []  # (mtime s, retired)
         seen = None
         deadline = time.time() + 60 + self.records / 2000.0
@@ -400,6 +402,9 @@ class Bench:
         lines = [ln for ln in r.stdout.splitlines()
                  if ln.strip() and not ln.startswith("#")]
         self.profile = lines[:40]
+        keep = os.environ.get("BENCH_PERF_DATA", "")
+        if keep:
+            shutil.copyfile(data, keep)
 
     # ------------------------------------------------------------ main
     def run(self):

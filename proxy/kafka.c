@@ -30,10 +30,36 @@
 /* Log */
 
 int px_log_level = PX_LOG_INFO;
+int px_log_format = PX_LOG_TEXT;
+
+/* Appends s to line[*n..size) as the inside of a JSON string. */
+static void json_escape_into(char *line, size_t size, size_t *n, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (; *s != '\0' && *n + 7 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\') {
+            line[(*n)++] = '\\';
+            line[(*n)++] = (char)c;
+        } else if (c < 0x20) {
+            line[(*n)++] = '\\';
+            line[(*n)++] = 'u';
+            line[(*n)++] = '0';
+            line[(*n)++] = '0';
+            line[(*n)++] = hex[c >> 4];
+            line[(*n)++] = hex[c & 15];
+        } else {
+            line[(*n)++] = (char)c;
+        }
+    }
+}
 
 void px_log(int level, const char *fmt, ...)
 {
     static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    static const char *const lnames[] = {"error", "warn", "info", "debug"};
     char                     line[1024];
     struct timeval           tv;
     struct tm                tm;
@@ -49,9 +75,30 @@ void px_log(int level, const char *fmt, ...)
                  "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  (int)(tv.tv_usec / 1000), names[level < 0 ? 0 : level > 3 ? 3 : level]);
-    va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-    va_end(ap);
+    if (px_log_format == PX_LOG_JSON) {
+        /* {"ts":"...","level":"info","msg":"..."}: the same text, escaped */
+        char   msg[1024];
+        size_t k;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        k = (size_t)snprintf(line, sizeof(line),
+                             "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\","
+                             "\"level\":\"%s\",\"msg\":\"",
+                             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                             tm.tm_hour, tm.tm_min, tm.tm_sec,
+                             (int)(tv.tv_usec / 1000),
+                             lnames[level < 0 ? 0 : level > 3 ? 3 : level]);
+        json_escape_into(line, sizeof(line) - 3, &k, msg);
+        line[k++] = '"';
+        line[k++] = '}';
+        line[k] = '\0';
+    } else {
+        va_start(ap, fmt);
+        vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+        va_end(ap);
+    }
     /* one write per line so concurrent threads do not interleave */
     n = (int)strlen(line);
     line[n++] = '\n';
@@ -108,14 +155,93 @@ static const struct smt_opt delivery_opts[] = {
 struct log_opts {
     int     level;
     int64_t stats;
+    int     format;
 };
+
+static const char *const format_choices[] = {"text", "json", NULL};
 
 static const struct smt_opt log_opts[] = {
     {"level", SMT_OPT_ENUM, "info", offsetof(struct log_opts, level), 0, 0,
      level_choices, 0, "least severe level written"},
     {"stats.interval", SMT_OPT_MSEC, "0", offsetof(struct log_opts, stats), 0,
      INT64_MAX, NULL, 0, "a one-line stats summary this often; 0 = never"},
+    {"format", SMT_OPT_ENUM, "text", offsetof(struct log_opts, format), 0, 0,
+     format_choices, 0,
+     "text lines, or one JSON object per line with ts, level and msg"},
     {0},
+};
+
+struct admin_opts {
+    int     enable;
+    char   *listen;
+    int64_t max_conns;
+    int64_t max_topics;
+};
+
+static const struct smt_opt admin_opts[] = {
+    {"enable", SMT_OPT_BOOL, "false", offsetof(struct admin_opts, enable), 0,
+     0, NULL, 0,
+     "serve /metrics, /healthz, /readyz, /config and /reload over HTTP"},
+    {"listen", SMT_OPT_STR, "127.0.0.1:9464",
+     offsetof(struct admin_opts, listen), 0, 0, NULL, 0,
+     "address of the admin endpoint: host:port, [v6]:port or :port "
+     "(loopback); port 0 picks a free port and logs it"},
+    {"max.connections", SMT_OPT_INT, "16",
+     offsetof(struct admin_opts, max_conns), 4, 1024, NULL, 0,
+     "concurrent connections the admin endpoint accepts"},
+    {"metrics.max.topics", SMT_OPT_INT, "200",
+     offsetof(struct admin_opts, max_topics), 1, 100000, NULL, 0,
+     "distinct topics (partitions for the lag) a metric keeps apart; more "
+     "are counted under topic \"(other)\""},
+    {0},
+};
+
+struct reload_opts {
+    int     watch;
+    int64_t debounce;
+};
+
+static const struct smt_opt reload_opts[] = {
+    {"watch", SMT_OPT_BOOL, "true", offsetof(struct reload_opts, watch), 0, 0,
+     NULL, 0,
+     "reload when the pipeline file changes (inotify on its directory, so "
+     "an editor's write-and-rename counts); SIGHUP and POST /reload always "
+     "work"},
+    {"debounce", SMT_OPT_MSEC, "500ms", offsetof(struct reload_opts, debounce),
+     0, 60000, NULL, 0,
+     "quiet time after the last change of the file before it is reloaded"},
+    {0},
+};
+
+/* `workers` is a top-level scalar, not a section, but it is described
+ * and parsed through a table like every other option. */
+static const struct smt_opt workers_opts[] = {
+    {"workers", SMT_OPT_INT, "0", 0, 0, 256, NULL, 0,
+     "worker threads, 0 = one per core; a partition is always processed by "
+     "the same worker, so each route keeps the partition's order"},
+    {0},
+};
+
+const struct smt_conf_section px_conf_sections[] = {
+    {"workers", "A top-level number, not a mapping: `workers: 4`.",
+     workers_opts},
+    {"limits", "How much the relay holds in flight before it pauses "
+               "fetching (it resumes below half of either cap).",
+     limits_opts},
+    {"delivery", "Commits, shutdown and rebalances. An input offset is "
+                 "committed only when every record derived from it is "
+                 "acknowledged.",
+     delivery_opts},
+    {"log", "Logging to stderr.", log_opts},
+    {"admin", "The HTTP admin endpoint (metrics, health, running config, "
+              "reload).",
+     admin_opts},
+    {"reload", "Reloading the pipeline file while the relay runs (docs/"
+               "operations.md): routes, chains, conditions and errors change "
+               "without a rebalance; Kafka settings, input topics, workers "
+               "and the admin endpoint with a drain, a commit and a rejoin.",
+     reload_opts},
+    {NULL, NULL, NULL},
 };
 
 int px_conf_load(struct px_conf *xc, const struct smt_pipeline_conf *pc,
@@ -125,6 +251,8 @@ int px_conf_load(struct px_conf *xc, const struct smt_pipeline_conf *pc,
     struct limits_opts      lo;
     struct delivery_opts    dl;
     struct log_opts         lg;
+    struct admin_opts       ad;
+    struct reload_opts      rl;
     struct smt_arena        a;
     int                     rc = 0;
     long                    cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -133,16 +261,18 @@ int px_conf_load(struct px_conf *xc, const struct smt_pipeline_conf *pc,
     memset(&lo, 0, sizeof(lo));
     memset(&dl, 0, sizeof(dl));
     memset(&lg, 0, sizeof(lg));
+    memset(&ad, 0, sizeof(ad));
+    memset(&rl, 0, sizeof(rl));
     smt_arena_init(&a, 1024);
     xc->workers = cores > 0 ? cores : 1;
 
     n = root != NULL ? smt_cnode_get(root, "workers") : NULL;
     if (n != NULL && n->kind != SMT_CN_NULL) {
-        char *end = NULL;
-        long  w = n->kind == SMT_CN_SCALAR ? strtol(n->s, &end, 10) : -1;
+        int64_t     w = 0;
+        const char *why;
 
-        if (n->kind != SMT_CN_SCALAR || end == n->s || *end != '\0' || w < 0 ||
-            w > 256) {
+        if (n->kind != SMT_CN_SCALAR ||
+            smt_opt_parse(&workers_opts[0], &w, n->s, &a, &why) != 0) {
             rc = smt_diag(d, n, "workers: must be a number of threads from "
                                 "0 (one per core) to 256");
         } else if (w > 0) {
@@ -164,6 +294,8 @@ int px_conf_load(struct px_conf *xc, const struct smt_pipeline_conf *pc,
     SECTION("limits", limits_opts, &lo);
     SECTION("delivery", delivery_opts, &dl);
     SECTION("log", log_opts, &lg);
+    SECTION("admin", admin_opts, &ad);
+    SECTION("reload", reload_opts, &rl);
 #undef SECTION
     xc->max_records = lo.records;
     xc->max_bytes = lo.bytes;
@@ -173,7 +305,15 @@ int px_conf_load(struct px_conf *xc, const struct smt_pipeline_conf *pc,
     xc->revoke_ms = dl.revoke;
     xc->embedded_partitions = (int)dl.embedded_partitions;
     xc->log_level = lg.level;
+    xc->log_format = lg.format;
+    xc->admin_enable = ad.enable;
+    snprintf(xc->admin_listen, sizeof(xc->admin_listen), "%s",
+             ad.listen ? ad.listen : "127.0.0.1:9464");
+    xc->admin_max_conns = ad.max_conns;
+    xc->admin_max_labels = ad.max_topics;
     xc->stats_ms = lg.stats;
+    xc->reload_watch = rl.watch;
+    xc->reload_debounce_ms = rl.debounce;
     smt_arena_fini(&a);
     return rc;
 }

@@ -44,8 +44,12 @@ static const char usage_main[] =
     "  apply -c FILE [--max-errors N] [--progress]\n"
     "                    run the pipeline over JSON-lines records on stdin\n"
     "  check -c FILE     load and instantiate a pipeline, report every error\n"
+    "  test -c FILE [CASES...]\n"
+    "                    run declarative pipeline tests (FILE.test.yaml)\n"
     "  transforms [--markdown]\n"
     "                    list every transform and predicate with its options\n"
+    "  options [--markdown]\n"
+    "                    list every section and key of the pipeline file\n"
     "  run -c FILE [--progress] [--stats-file F] [--bootstrap-file F]\n"
     "                    the Kafka relay\n"
     "  --help            this text; `smtproxy COMMAND --help` for details\n"
@@ -124,6 +128,48 @@ static const char usage_check[] =
     "On success prints \"FILE: ok (N routes, M steps)\".\n"
     "\n"
     "exit status: 0 ok, 1 errors in the configuration, 2 usage error\n";
+
+static const char usage_test[] =
+    "usage: smtproxy test -c FILE [CASES...]\n"
+    "\n"
+    "Runs declarative test files against the pipeline FILE, offline, through\n"
+    "the same code the relay runs, and reports what the relay would produce,\n"
+    "drop and send to the dead letter queue. Without CASES the test file is\n"
+    "FILE with its extension replaced by .test.yaml (config/sensors.yaml ->\n"
+    "config/sensors.test.yaml). docs/testing.md describes the format:\n"
+    "\n"
+    "  partitions: 4            # optional: partition count for `partition:`\n"
+    "  defaults: {topic: t}     # optional: members every input starts from\n"
+    "  cases:\n"
+    "    - name: what it shows\n"
+    "      input: {key: k, value: {a: 1}, headers: [[h, v]], timestamp: 1}\n"
+    "      # or inputs: [...]; key/value also as key_json, key_text,\n"
+    "      # key_base64; topic, partition, offset\n"
+    "      outputs:              # every topic that gets a record, in order\n"
+    "        out.topic: [{key: k, value: {a: 1}, headers: [[h, v]]}]\n"
+    "      dropped: [{route: r, reason: filtered}, {reason: unrouted}]\n"
+    "      dlq: [{topic: d, stage: TRANSFORMATION, route: r, step: s,\n"
+    "             class: C, exception: E, message: prefix}]\n"
+    "      stops: false          # errors.tolerance none stops the relay\n"
+    "\n"
+    "Expectations are exact: an output, drop or failure not listed fails the\n"
+    "case. Keys and values given as YAML or _json are compared as JSON values\n"
+    "(member order ignored; 1 and 1.0 differ); _text and _base64 compare\n"
+    "bytes. A failing case prints the path of the first differing field with\n"
+    "the expected and the actual value. Output ends with \"N passed, N failed\".\n"
+    "\n"
+    "exit status: 0 every case passed, 1 a case failed, 2 usage error or a\n"
+    "broken pipeline or test file (reported as file:line:col)\n";
+
+static const char usage_options[] =
+    "usage: smtproxy options [--markdown]\n"
+    "\n"
+    "Lists every section of the pipeline file and each key's type, default,\n"
+    "valid values and description, from the same option tables the loader\n"
+    "uses. --markdown writes the reference part of docs/config.md instead\n"
+    "(`make docs` puts it between that file's GENERATED markers).\n"
+    "\n"
+    "exit status: 0 ok, 2 usage error\n";
 
 static const char usage_transforms[] =
     "usage: smtproxy transforms [--markdown]\n"
@@ -413,34 +459,6 @@ static int side_known_json(const struct smt_data *d, const struct smt_data *in,
     return d->doc != NULL && d->state == SMT_DS_SHARED;
 }
 
-/* The Connect "executing class" of a failure. */
-static const char *fail_class(const struct px_apply *ap,
-                              const struct smt_output *o, char *buf,
-                              size_t size)
-{
-    int fmt;
-
-    if (o->err->stage == SMT_STAGE_KEY_CONVERTER ||
-        o->err->stage == SMT_STAGE_VALUE_CONVERTER) {
-        fmt = o->err->stage == SMT_STAGE_KEY_CONVERTER ? ap->pc->key_fmt
-                                                       : ap->pc->value_fmt;
-        switch (fmt) {
-        case SMT_FMT_STRING:
-            return "org.apache.kafka.connect.storage.StringConverter";
-        case SMT_FMT_BYTES:
-            return "org.apache.kafka.connect.converters.ByteArrayConverter";
-        case SMT_FMT_AVRO:
-            return "io.confluent.connect.avro.AvroConverter";
-        default:
-            return "org.apache.kafka.connect.json.JsonConverter";
-        }
-    }
-    if (o->step != NULL) {
-        return smt_inst_class(o->step, buf, size);
-    }
-    return "smtproxy.condition";
-}
-
 static void write_input(struct px_apply *ap, const struct smt_record *in)
 {
     write_record_body(ap, in, SMT_BYTES_NULL,
@@ -484,7 +502,7 @@ static void apply_emit(void *opaque, const struct smt_output *o)
         smt_buf_add(b, ",\"error\":{\"stage\":", 18);
         buf_cstr(b, stage[0] ? stage : "TRANSFORMATION");
         smt_buf_add(b, ",\"class\":", 9);
-        buf_cstr(b, fail_class(ap, o, cls, sizeof(cls)));
+        buf_cstr(b, smt_failure_class(ap->pc, o, cls, sizeof(cls)));
         smt_buf_add(b, ",\"exception\":", 13);
         buf_cstr(b, smt_err_class(o->err->code));
         smt_buf_add(b, ",\"message\":", 11);
@@ -1066,6 +1084,17 @@ static int cmd_apply(const char *path, uint64_t max_errors, int progress)
 /* ---------------------------------------------------------------------- */
 /* check                                                                    */
 
+/* librdkafka's log lines of a client made only to check its settings
+ * (it would warn that it has no brokers). */
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac,
+                      const char *buf)
+{
+    (void)rk;
+    (void)level;
+    (void)fac;
+    (void)buf;
+}
+
 static int cmd_check(const char *path)
 {
     struct smt_pipeline_conf *pc;
@@ -1103,8 +1132,29 @@ static int cmd_check(const char *path)
                                    &d);
                 if (kc == NULL) {
                     bad = 1;
-                } else {
-                    rd_kafka_conf_destroy(kc);
+                    continue;
+                }
+                /* Some properties are only checked when a client is made
+                 * (sasl.mechanism, ssl files): make one that connects to
+                 * nothing, and drop it. */
+                {
+                    char        errstr[512];
+                    rd_kafka_t *rk;
+
+                    rd_kafka_conf_set(kc, "bootstrap.servers", "", errstr,
+                                      sizeof(errstr));
+                    rd_kafka_conf_set_log_cb(kc, quiet_log);
+                    rk = rd_kafka_new(which ? RD_KAFKA_PRODUCER
+                                            : RD_KAFKA_CONSUMER,
+                                      kc, errstr, sizeof(errstr));
+                    if (rk == NULL) {
+                        smt_diag(&d, NULL, "%s: %s: %s", path,
+                                 which ? "producer" : "consumer", errstr);
+                        rd_kafka_conf_destroy(kc);
+                        bad = 1;
+                    } else {
+                        rd_kafka_destroy(rk);
+                    }
                 }
             }
         }
@@ -1126,6 +1176,25 @@ static int cmd_check(const char *path)
     smt_pipeline_free(pl);
     smt_pipeline_conf_free(pc);
     return PX_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* test                                                                     */
+
+static int cmd_test(const char *conf, const char *const *files, int n)
+{
+    char       *def;
+    const char *one[1];
+    int         rc;
+
+    if (n > 0) {
+        return px_test_run(conf, files, n);
+    }
+    def = px_test_default_cases(conf);
+    one[0] = def;
+    rc = px_test_run(conf, one, 1);
+    free(def);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1172,7 +1241,10 @@ static void opt_valid(struct smt_buf *b, const struct smt_opt *o,
                            o->choices[i], quote);
         }
     }
-    if (o->min < o->max) {
+    if (o->min < o->max && o->max == INT64_MAX) {
+        smt_buf_printf(b, "%s>= %lld", b->len > start ? "; " : "",
+                       (long long)o->min);
+    } else if (o->min < o->max) {
         smt_buf_printf(b, "%s%lld..%lld", b->len > start ? "; " : "",
                        (long long)o->min, (long long)o->max);
     }
@@ -1354,6 +1426,113 @@ static int cmd_transforms(int markdown)
 }
 
 /* ---------------------------------------------------------------------- */
+/* options: the pipeline file's sections                                    */
+
+/* One table row (markdown) or entry (text) per option of sec. */
+static void section_options(struct smt_buf *b,
+                            const struct smt_conf_section *sec, int markdown)
+{
+    const struct smt_opt *o;
+    struct smt_buf        v;
+
+    if (markdown) {
+        smt_buf_printf(b, "### %s%s%s\n\n", sec->key[0] ? "`" : "",
+                       sec->key[0] ? sec->key : "Top level",
+                       sec->key[0] ? "`" : "");
+        smt_buf_printf(b, "%s\n\n", sec->doc);
+    } else {
+        smt_buf_printf(b, "%s\n  %s\n", sec->key[0] ? sec->key : "(top level)",
+                       sec->doc);
+    }
+    if (sec->opts == NULL || sec->opts[0].name == NULL) {
+        if (!markdown) {
+            smt_buf_addc(b, '\n');
+        }
+        return;
+    }
+    if (markdown) {
+        smt_buf_adds(b, "| key | type | default | valid values | "
+                        "description |\n|---|---|---|---|---|\n");
+    }
+    smt_buf_init(&v);
+    for (o = sec->opts; o->name != NULL; o++) {
+        const char *def = opt_default(o);
+
+        v.len = 0;
+        opt_valid(&v, o, markdown ? "`" : "");
+        smt_buf_addc(&v, '\0');
+        if (!markdown) {
+            smt_buf_printf(b, "  %s (%s, ", o->name,
+                           smt_opt_type_name(o->type));
+            if (def == NULL) {
+                smt_buf_adds(b, "default none");
+            } else if (o->def == NULL) {
+                smt_buf_adds(b, "required");
+            } else {
+                smt_buf_printf(b, "default \"%s\"", def);
+            }
+            if (v.ptr[0] != '\0') {
+                smt_buf_printf(b, "; valid: %s", v.ptr);
+            }
+            smt_buf_printf(b, ")\n      %s\n", o->doc ? o->doc : "");
+            continue;
+        }
+        smt_buf_printf(b, "| `%s` | %s | ", o->name,
+                       smt_opt_type_name(o->type));
+        if (def == NULL) {
+            smt_buf_adds(b, "none");
+        } else if (o->def == NULL) {
+            smt_buf_adds(b, "required");
+        } else {
+            smt_buf_adds(b, "`");
+            md_cell(b, def[0] ? def : "\"\"");
+            smt_buf_adds(b, "`");
+        }
+        smt_buf_adds(b, " | ");
+        md_cell(b, v.ptr);
+        smt_buf_adds(b, " | ");
+        md_cell(b, o->doc ? o->doc : "");
+        smt_buf_adds(b, " |\n");
+    }
+    smt_buf_fini(&v);
+    smt_buf_addc(b, '\n');
+}
+
+static int cmd_options(int markdown)
+{
+    const struct smt_conf_section *const lists[2] = {smt_pipeline_sections,
+                                                     px_conf_sections};
+    const struct smt_conf_section       *sec;
+    struct smt_buf                       b;
+    int                                  rc = PX_EXIT_OK, k;
+
+    smt_buf_init(&b);
+    if (markdown) {
+        smt_buf_adds(&b,
+            "<!-- Generated by `smtproxy options --markdown` (`make docs`) "
+            "from the option\n"
+            "     tables in smt/pipeline_conf.c and proxy/kafka.c; edit "
+            "those, not this\n"
+            "     part. `make check` fails when it differs. -->\n\n");
+    }
+    for (k = 0; k < 2; k++) {
+        for (sec = lists[k]; sec->key != NULL; sec++) {
+            section_options(&b, sec, markdown);
+        }
+    }
+    while (b.len > 1 && b.ptr[b.len - 1] == '\n' &&
+           b.ptr[b.len - 2] == '\n') {
+        b.len--;
+    }
+    if (px_write_all(1, b.ptr, b.len) != 0) {
+        fprintf(stderr, "options: writing stdout: %s\n", strerror(errno));
+        rc = PX_EXIT_USAGE;
+    }
+    smt_buf_fini(&b);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
 /* command line                                                             */
 
 static int usage_error(const char *usage, const char *fmt, const char *arg)
@@ -1377,6 +1556,7 @@ int main(int argc, char **argv)
     int         progress = 0, markdown = 0, i;
     char       *end;
     struct px_run_opts run_opts;
+    int                ntest = 0;
 
     memset(&run_opts, 0, sizeof(run_opts));
 
@@ -1405,6 +1585,10 @@ int main(int argc, char **argv)
         usage = usage_check;
     } else if (strcmp(cmd, "transforms") == 0) {
         usage = usage_transforms;
+    } else if (strcmp(cmd, "test") == 0) {
+        usage = usage_test;
+    } else if (strcmp(cmd, "options") == 0) {
+        usage = usage_options;
     } else if (strcmp(cmd, "run") == 0) {
         usage = usage_run;
     } else {
@@ -1418,13 +1602,13 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return PX_EXIT_OK;
         } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) &&
-                   usage != usage_transforms) {
+                   usage != usage_transforms && usage != usage_options) {
             if (++i >= argc) {
                 return usage_error(usage, "%s needs a file", a);
             }
             conf = argv[i];
         } else if (strncmp(a, "--config=", 9) == 0 &&
-                   usage != usage_transforms) {
+                   usage != usage_transforms && usage != usage_options) {
             conf = a + 9;
         } else if (strcmp(a, "--max-errors") == 0 && usage == usage_apply) {
             if (++i >= argc) {
@@ -1452,8 +1636,11 @@ int main(int argc, char **argv)
                 run_opts.bootstrap_file = argv[i];
             }
         } else if (strcmp(a, "--markdown") == 0 &&
-                   usage == usage_transforms) {
+                   (usage == usage_transforms || usage == usage_options)) {
             markdown = 1;
+        } else if (usage == usage_test && a[0] != '-') {
+            /* kept in argv itself, in slots already read (2 + ntest <= i) */
+            argv[2 + ntest++] = argv[i];
         } else {
             return usage_error(usage, "unexpected argument '%s'", a);
         }
@@ -1461,16 +1648,27 @@ int main(int argc, char **argv)
     if (usage == usage_transforms) {
         return cmd_transforms(markdown);
     }
+    if (usage == usage_options) {
+        return cmd_options(markdown);
+    }
     if (conf == NULL) {
         return usage_error(usage, "%s needs -c FILE", cmd);
     }
     if (usage == usage_run) {
+        int rc;
+
         run_opts.config_path = conf;
         run_opts.progress = progress;
-        return px_relay_run(&run_opts);
+        /* a reload that changed Kafka settings: new clients, same file */
+        while ((rc = px_relay_run(&run_opts)) == PX_RELAY_RESTART) {
+        }
+        return rc;
     }
     if (usage == usage_check) {
         return cmd_check(conf);
+    }
+    if (usage == usage_test) {
+        return cmd_test(conf, (const char *const *)(argv + 2), ntest);
     }
     return cmd_apply(conf, max_errors, progress);
 }

@@ -7,10 +7,20 @@
  *   consumer thread (the caller): polls the consumer, serves rebalances,
  *       hands each message to the worker that owns its partition, pauses
  *       fetching when too much is in flight, stores offsets.
- *   workers (xc.workers): each owns a pipeline instance (its own chains)
- *       and a bounded queue; a partition always goes to the same worker,
- *       so each route's outputs keep the partition's order.
- *   poll thread: serves the producer's delivery reports.
+ *   workers (xc.workers): each owns a pipeline instance (its own chains),
+ *       a bounded queue and a producer, and serves that producer's
+ *       delivery reports itself; a partition always goes to the same
+ *       worker, so each route's outputs keep the partition's order.
+ *
+ * Why a producer per worker rather than one shared producer with a thread
+ * for its delivery reports: a produced message, its headers and its
+ * delivery report are then allocated, served and freed on one thread, as
+ * in a single-threaded relay. With a shared producer all of them crossed
+ * threads, and the allocator's cross-thread frees plus the hand-offs cost
+ * more than the transforms (bench/e2e.py measured it). A worker's outputs
+ * for a partition all go through its one idempotent producer, in order. A
+ * worker sleeps on an eventfd that both its input queue and its producer's
+ * delivery-report queue write to.
  *
  * Delivery accounting (the heart of at-least-once): every consumed message
  * becomes a struct px_input holding the message (the record's key, value
@@ -23,22 +33,39 @@
  * delivered nor reported is poisoned: it is never retired, so nothing at or
  * after its offset is ever committed, and the relay stops.
  *
+ * Failures (docs/errors.md): a failed route or a failed delivery is
+ * reported (log line, DLQ record with Connect's context headers) before the
+ * tolerance decides; a retriable delivery failure is sent again after
+ * Connect's backoff within errors.retry.timeout; a DLQ record that cannot
+ * be written, tolerance none, or the breaker poison the input and stop the
+ * relay. Delivery-report failures are taken out of dr_cb and handled after
+ * rd_kafka_poll() returns, so that handling them may produce.
+ *
+ * Reload: each input is stamped with the configuration generation current
+ * when it was consumed (struct px_gen) and runs under it to the end; a
+ * reload publishes a new generation between two batches of the consumer
+ * thread, so per partition the switch is at one offset, with no rebalance.
+ *
  * Offsets are stored by the consumer thread (rd_kafka_offsets_store) and
  * committed by librdkafka's auto-commit timer, synchronously on partition
  * revocation (after the revoked partitions drain), and on shutdown.
  */
 #include "px.h"
+#include "errpolicy.h"
 
 #include <librdkafka/rdkafka_mock.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,10 +82,40 @@ struct px_out {
     struct px_input *in;
     uint16_t         route; /* route index; nroutes = unrouted */
     uint8_t          dlq;
+    uint16_t         attempts;    /* failed delivery attempts so far */
+    int64_t          retry_start; /* first failed delivery (now_ms), or 0 */
+};
+
+/* The consumed record's headers, one allocation: views into the bytes
+ * that follow the array. The message's own header list goes on to the
+ * first output that keeps them (see take_headers()); this copy is what
+ * every other route and any DLQ record, however late, read. */
+struct px_hdrs {
+    uint32_t         n;
+    struct smt_header h[];
+};
+
+/* A configuration generation: one loaded pipeline file with a pipeline
+ * instance per worker. Reloading makes a new one; every input is stamped
+ * with the generation current when it was consumed and runs under it to
+ * the end, so records in flight finish under the chain that started them,
+ * and per partition the switch happens at one offset. Freed when the last
+ * input of it has retired and it is no longer current. */
+struct px_gen {
+    uint64_t                        seq;    /* 1, 2, ... */
+    const struct smt_pipeline_conf *pc;     /* owned */
+    struct smt_pipeline           **pl;     /* per worker, that worker's */
+    int                             npl;
+    uint32_t                        nouts;  /* px_out slots of an input */
+    uint32_t                       *rstat;  /* route -> relay route counter */
+    struct px_relay_metrics         rm;     /* pc's view of the registry */
+    atomic_long                     refs;   /* current + inputs stamped */
 };
 
 struct px_input {
     rd_kafka_message_t *rkm;     /* owned: destroyed when retired */
+    struct px_gen      *gen;     /* the configuration it runs under */
+    struct px_hdrs     *hdrs;    /* owned; NULL: no headers */
     struct px_part     *part;
     struct px_input    *next;    /* partition list, offset order */
     int64_t             offset;
@@ -67,6 +124,7 @@ struct px_input {
     atomic_int          poison;  /* never retire: nothing past it commits */
     int                 done;    /* under part->lock */
     int                 route_failed; /* worker only: current route's split */
+    int64_t             t_us;    /* consumed (now_us): latency histogram */
     struct px_out       outs[];  /* 2 per route (output, DLQ) + 2 unrouted */
 };
 
@@ -79,15 +137,33 @@ struct px_part {
     int64_t          store;  /* offset to store: end of the retired prefix */
     int64_t          stored; /* last value given to offsets_store */
     uint64_t         inflight;
+    uint32_t         m_in, m_lag; /* metric slots: records in, lag */
 };
 
 struct px_queue {
     pthread_mutex_t   mu;
-    pthread_cond_t    not_empty, not_full;
+    pthread_cond_t    not_full;
     struct px_input **buf;
     size_t            cap, head, n;
     int               closed;
     int               pop_waiting, push_waiting; /* signal only when needed */
+    int               efd; /* the worker's eventfd, written to wake it */
+};
+
+/* A failed delivery report, handled once rd_kafka_poll() has returned: a
+ * delivery-report callback must not produce (the queue may be full, and
+ * only the same thread's poll frees it). */
+struct px_dfail {
+    struct px_out      *out;
+    rd_kafka_resp_err_t err;
+    /* a copy of the failed message, to send it again (retriable errors,
+     * errors.retry.timeout) */
+    char               *topic;
+    char               *key, *value; /* NULL = null */
+    size_t              key_len, value_len;
+    rd_kafka_headers_t *hdrs;
+    int64_t             ts;
+    int64_t             due_ms; /* when resending */
 };
 
 struct px_worker {
@@ -97,21 +173,25 @@ struct px_worker {
     struct smt_pipeline *pl;
     struct px_queue      q;
     struct smt_arena     arena;
+    rd_kafka_t          *producer;
+    int                  efd;
+    struct px_dfail     *dfail;
+    size_t               ndfail, dfail_cap;
+    struct px_dfail     *resend; /* waiting for their retry backoff */
+    size_t               nresend, resend_cap;
 };
 
 struct px_relay {
     const struct smt_pipeline_conf *pc;
     struct px_conf                  xc;
     const struct px_run_opts       *opts;
-    rd_kafka_t                     *consumer, *producer;
+    rd_kafka_t                     *consumer;
     rd_kafka_t                     *mock_rk;
     rd_kafka_mock_cluster_t        *mock;
     struct px_worker               *workers;
     int                             nworkers;
     struct px_part                 *parts;
     struct px_part                 *zombies; /* revoked, records still in flight */
-    pthread_t                       poll_thr;
-    atomic_int                      poll_stop;
     atomic_int                      closing;
     int                             stopping; /* consumer thread only */
     atomic_int                      fatal;
@@ -121,14 +201,43 @@ struct px_relay {
     pthread_mutex_t                 drain_mu;
     pthread_cond_t                  drain_cv;
     int                             paused;
-    uint32_t                        nouts;  /* px_out slots per input */
+    int64_t                         drain_deadline; /* now_ms() clock */
+    pthread_mutex_t                 breaker_mu;
+    struct smt_breaker              breaker; /* errors.breaker.* */
+    /* the current configuration generation (reload replaces it: consumer
+     * thread only; gen_mu for readers on other threads) */
+    struct px_gen                  *gen;
+    pthread_mutex_t                 gen_mu;
+    uint64_t                        gen_seq;
+    /* per route name, across reloads: stats file and progress line */
+#define PX_MAX_ROUTE_STATS 256
+    char                           *rstat_name[PX_MAX_ROUTE_STATS];
+    atomic_ullong                   rstat_out[PX_MAX_ROUTE_STATS];
+    atomic_uint                     nrstat;
+    /* reload (docs/operations.md) */
+    int                             inotify_fd, inotify_wd;
+    int64_t                         reload_due; /* debounced file change */
+    pthread_mutex_t                 reload_mu;  /* POST /reload hand-off */
+    pthread_cond_t                  reload_cv;
+    int                             reload_req, reload_busy;
+    uint64_t                        reload_ticket, reload_done_ticket;
+    enum px_reload_result           reload_res;
+    uint64_t                        reload_gen; /* running after it */
+    struct smt_diags               *reload_diags;
+    atomic_ullong                   n_reload_ok, n_reload_err, n_rebalances;
+    int                             restart; /* Kafka settings changed */
     /* in flight (inputs consumed, not yet retired) */
     atomic_llong                    inflight_records, inflight_bytes;
     /* counters */
     atomic_ullong                   n_in, n_dlq, n_dropped, n_failed,
         n_unrouted, n_unrouted_out, n_retired, n_delivery_failed;
-    atomic_ullong                  *n_route_out; /* per route */
     uint64_t                        n_committed;
+    /* metrics and the admin endpoint (proxy/metrics.c, proxy/admin.c) */
+    struct px_relay_metrics         rm;
+    struct px_admin                *admin;
+    atomic_int                      assigned;     /* partitions, for /readyz */
+    atomic_int                      brokers_down; /* since ALL_BROKERS_DOWN */
+    int64_t                         last_lag, last_probe; /* consumer thread */
 };
 
 static volatile sig_atomic_t stop_signals;
@@ -148,6 +257,14 @@ static int64_t now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Records the first fatal condition; the consumer loop sees it and shuts
@@ -176,23 +293,32 @@ static void relay_fatal(struct px_relay *r, const char *fmt, ...)
 /* ---------------------------------------------------------------------- */
 /* Queues */
 
-static void queue_init(struct px_queue *q, size_t cap)
+static void queue_init(struct px_queue *q, size_t cap, int efd)
 {
     pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->not_empty, NULL);
     pthread_cond_init(&q->not_full, NULL);
     q->buf = smt_xcalloc(cap, sizeof(*q->buf));
     q->cap = cap;
     q->head = q->n = 0;
     q->closed = 0;
+    q->efd = efd;
 }
 
 static void queue_fini(struct px_queue *q)
 {
     pthread_mutex_destroy(&q->mu);
-    pthread_cond_destroy(&q->not_empty);
     pthread_cond_destroy(&q->not_full);
     free(q->buf);
+}
+
+static void efd_wake(int efd)
+{
+    uint64_t one = 1;
+
+    /* EAGAIN (counter full) still leaves it readable: nothing is lost */
+    if (write(efd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+        PX_ERR("eventfd: %s", strerror(errno));
+    }
 }
 
 /* Appends n inputs, blocking while the queue is full (the worker is
@@ -213,24 +339,22 @@ static void queue_push(struct px_queue *q, struct px_input **in, size_t n)
             q->n++;
         }
         if (q->pop_waiting) {
-            pthread_cond_signal(&q->not_empty);
+            q->pop_waiting = 0;
+            efd_wake(q->efd);
         }
     }
     pthread_mutex_unlock(&q->mu);
 }
 
-/* Takes up to max inputs into out; blocks while the queue is empty.
- * Returns 0 once the queue is closed and empty. */
-static size_t queue_pop(struct px_queue *q, struct px_input **out, size_t max)
+/* Takes up to max inputs into out without blocking. When there are none,
+ * marks the worker as about to wait (so the next push writes its eventfd)
+ * and sets *closed when the queue is closed. */
+static size_t queue_pop(struct px_queue *q, struct px_input **out, size_t max,
+                        int *closed)
 {
     size_t n = 0;
 
     pthread_mutex_lock(&q->mu);
-    while (q->n == 0 && !q->closed) {
-        q->pop_waiting++;
-        pthread_cond_wait(&q->not_empty, &q->mu);
-        q->pop_waiting--;
-    }
     while (n < max && q->n > 0) {
         out[n++] = q->buf[q->head];
         q->head = (q->head + 1) % q->cap;
@@ -239,6 +363,8 @@ static size_t queue_pop(struct px_queue *q, struct px_input **out, size_t max)
     if (n > 0 && q->push_waiting) {
         pthread_cond_signal(&q->not_full);
     }
+    q->pop_waiting = n == 0;
+    *closed = q->closed;
     pthread_mutex_unlock(&q->mu);
     return n;
 }
@@ -247,7 +373,7 @@ static void queue_close(struct px_queue *q)
 {
     pthread_mutex_lock(&q->mu);
     q->closed = 1;
-    pthread_cond_broadcast(&q->not_empty);
+    efd_wake(q->efd);
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -280,19 +406,37 @@ static struct px_part *part_get(struct px_relay *r, const char *topic,
     p->partition = partition;
     p->store = -1;
     p->stored = -1;
+    p->m_in = px_rm_in_slot(&r->rm, topic);
+    p->m_lag = px_rm_lag_slot(&r->rm, topic, partition);
     pthread_mutex_init(&p->lock, NULL);
     p->next = r->parts;
     r->parts = p;
     return p;
 }
 
-static void part_free(struct px_part *p)
+/* Partitions assigned (for /readyz). Consumer thread. */
+static int count_parts(const struct px_relay *r)
+{
+    const struct px_part *p;
+    int                   n = 0;
+
+    for (p = r->parts; p != NULL; p = p->next) {
+        n++;
+    }
+    return n;
+}
+
+static void gen_release(struct px_relay *r, struct px_gen *g);
+
+static void part_free(struct px_relay *r, struct px_part *p)
 {
     struct px_input *in, *next;
 
     for (in = p->head; in != NULL; in = next) {
         next = in->next;
         rd_kafka_message_destroy(in->rkm);
+        gen_release(r, in->gen);
+        free(in->hdrs);
         free(in);
     }
     pthread_mutex_destroy(&p->lock);
@@ -330,7 +474,7 @@ static void sweep_zombies(struct px_relay *r, int all)
         pthread_mutex_unlock(&p->lock);
         if (empty || all) {
             *pp = p->next;
-            part_free(p);
+            part_free(r, p);
         } else {
             pp = &p->next;
         }
@@ -344,10 +488,105 @@ static void part_remove(struct px_relay *r, struct px_part *p)
     for (pp = &r->parts; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == p) {
             *pp = p->next;
-            part_free(p);
+            part_free(r, p);
             return;
         }
     }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Configuration generations */
+
+/* The relay-wide counter of a route name (kept across reloads, for the
+ * stats file and the progress line). Consumer thread. */
+static uint32_t rstat_index(struct px_relay *r, const char *name)
+{
+    uint32_t i, n = atomic_load(&r->nrstat);
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(r->rstat_name[i], name) == 0) {
+            return i;
+        }
+    }
+    if (n == PX_MAX_ROUTE_STATS) {
+        return UINT32_MAX;
+    }
+    r->rstat_name[n] = smt_xstrdup(name);
+    atomic_store(&r->nrstat, n + 1);
+    return n;
+}
+
+static void gen_free(struct px_relay *r, struct px_gen *g)
+{
+    int i;
+
+    for (i = 0; i < g->npl; i++) {
+        if (g->pl[i] != NULL) {
+            smt_pipeline_free(g->pl[i]);
+        }
+    }
+    free(g->pl);
+    free(g->rstat);
+    px_relay_metrics_unbind(&g->rm);
+    if (g->pc != r->pc) { /* the first one is the run's */
+        smt_pipeline_conf_free((struct smt_pipeline_conf *)g->pc);
+    }
+    free(g);
+}
+
+static void gen_release(struct px_relay *r, struct px_gen *g)
+{
+    if (atomic_fetch_sub(&g->refs, 1) == 1) {
+        gen_free(r, g);
+    }
+}
+
+/* A generation for pc (owned from here on, freed on failure too): every
+ * worker's pipeline built (regexes compiled, Lua loaded, schemas read)
+ * before anything changes. NULL with the errors in d. Consumer thread. */
+static struct px_gen *gen_new(struct px_relay *r,
+                              const struct smt_pipeline_conf *pc,
+                              struct smt_diags *d)
+{
+    struct px_gen *g = smt_xcalloc(1, sizeof(*g));
+    struct smt_err err;
+    uint32_t       i;
+
+    g->pc = pc;
+    g->npl = r->nworkers;
+    g->pl = smt_xcalloc((size_t)g->npl, sizeof(*g->pl));
+    g->rstat = smt_xcalloc(pc->nroutes + 1, sizeof(*g->rstat));
+    atomic_init(&g->refs, 1);
+    for (i = 0; i < (uint32_t)g->npl; i++) {
+        smt_err_clear(&err);
+        if ((g->pl[i] = smt_pipeline_new(pc, &err)) == NULL) {
+            smt_diag(d, NULL, "%s", err.msg);
+            gen_free(r, g);
+            return NULL;
+        }
+    }
+    g->seq = ++r->gen_seq;
+    g->nouts = 2 * pc->nroutes + 2;
+    for (i = 0; i < pc->nroutes; i++) {
+        g->rstat[i] = rstat_index(r, pc->routes[i].name);
+    }
+    g->rstat[pc->nroutes] = UINT32_MAX;
+    px_relay_metrics_bind(&g->rm, &r->rm, pc, g->seq);
+    return g;
+}
+
+/* The current generation with a reference, for another thread (scrapes). */
+static struct px_gen *gen_current(struct px_relay *r)
+{
+    struct px_gen *g;
+
+    pthread_mutex_lock(&r->gen_mu);
+    g = r->gen;
+    if (g != NULL) {
+        atomic_fetch_add(&g->refs, 1);
+    }
+    pthread_mutex_unlock(&r->gen_mu);
+    return g;
 }
 
 /* Drops one hold on in; when it was the last, retires the contiguous done
@@ -374,6 +613,8 @@ static void input_release(struct px_relay *r, struct px_input *in)
         atomic_fetch_sub(&r->inflight_bytes, (long long)h->bytes);
         atomic_fetch_add(&r->n_retired, 1);
         rd_kafka_message_destroy(h->rkm);
+        gen_release(r, h->gen);
+        free(h->hdrs);
         free(h);
         popped = 1;
     }
@@ -475,16 +716,11 @@ static const struct smt_errors_conf *route_errors(const struct smt_pipeline_conf
     return route != NULL && route->has_errors ? &route->errors : &pc->errors;
 }
 
-/* Produces one message; ownership of hdrs passes to librdkafka on success
- * (destroyed here on failure). Takes a hold on out->in for the delivery
- * report. block: wait while the producer queue is full (workers); the
- * delivery-report thread must not block (it is what frees the queue).
- * Returns 0, or -1 with errbuf when librdkafka refused it synchronously. */
-/* Topic handles, per producing thread (workers and the delivery-report
- * thread): producing by name makes librdkafka look the topic up under a
- * lock for every message. A small cache, oldest evicted first, because
- * TimestampRouter-style destinations keep changing. Each thread clears its
- * own before it exits, while the producer still exists. */
+/* Topic handles, per worker (each has its own producer): producing by name
+ * makes librdkafka look the topic up under a lock for every message. A
+ * small cache, oldest evicted first, because TimestampRouter-style
+ * destinations keep changing. Each worker clears its own before it exits,
+ * while its producer still exists. */
 #define PX_TOPIC_CACHE 32
 
 struct px_topic_cache {
@@ -538,10 +774,22 @@ static void topic_cache_clear(void)
     topic_cache.n = topic_cache.next = 0;
 }
 
-static int produce(struct px_relay *r, struct smt_bytes topic,
+static void serve_reports(struct px_worker *w, int timeout_ms);
+
+/* Produces one message from worker w; ownership of hdrs passes to
+ * librdkafka on success (destroyed here on failure). Takes a hold on
+ * out->in for the delivery report. While the producer's queue is full it
+ * serves w's delivery reports (which is what empties it) and tries again:
+ * back-pressure, never a drop. Returns 0, or -1 with errbuf when librdkafka
+ * refused the message for another reason. */
+/* The error of this thread's last failed produce() (librdkafka's code;
+ * RD_KAFKA_RESP_ERR__INVALID_ARG for a topic name it never saw). */
+static _Thread_local rd_kafka_resp_err_t produce_err;
+
+static int produce(struct px_worker *w, struct smt_bytes topic,
                    struct smt_bytes key, struct smt_bytes value,
                    rd_kafka_headers_t *hdrs, int64_t ts, struct px_out *out,
-                   int block, char *errbuf, size_t errsize)
+                   char *errbuf, size_t errsize)
 {
     char                name[256];
     rd_kafka_resp_err_t err;
@@ -551,6 +799,7 @@ static int produce(struct px_relay *r, struct smt_bytes topic,
     if (topic.len == 0 || topic.len >= sizeof(name)) {
         snprintf(errbuf, errsize, "invalid topic name (%zu bytes)",
                  topic.len);
+        produce_err = RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION;
         if (hdrs != NULL) {
             rd_kafka_headers_destroy(hdrs);
         }
@@ -558,10 +807,11 @@ static int produce(struct px_relay *r, struct smt_bytes topic,
     }
     memcpy(name, topic.ptr, topic.len);
     name[topic.len] = '\0';
-    rkt = topic_handle(r->producer, name, topic.len);
+    rkt = topic_handle(w->producer, name, topic.len);
     if (rkt == NULL) {
+        produce_err = rd_kafka_last_error();
         snprintf(errbuf, errsize, "invalid topic name '%s': %s", name,
-                 rd_kafka_err2str(rd_kafka_last_error()));
+                 rd_kafka_err2str(produce_err));
         if (hdrs != NULL) {
             rd_kafka_headers_destroy(hdrs);
         }
@@ -577,17 +827,24 @@ static int produce(struct px_relay *r, struct smt_bytes topic,
              value.ptr + value.len <=
                  (const char *)out->in->rkm->payload + out->in->rkm->len;
     atomic_fetch_add(&out->in->pending, 1);
-    err = rd_kafka_producev(
-        r->producer, RD_KAFKA_V_RKT(rkt),
-        RD_KAFKA_V_MSGFLAGS((in_msg ? 0 : RD_KAFKA_MSG_F_COPY) |
-                            (block ? RD_KAFKA_MSG_F_BLOCK : 0)),
-        RD_KAFKA_V_KEY(key.ptr, key.ptr ? key.len : 0),
-        RD_KAFKA_V_VALUE((void *)(uintptr_t)value.ptr, value.ptr ? value.len : 0),
-        RD_KAFKA_V_HEADERS(hdrs),
-        RD_KAFKA_V_TIMESTAMP(ts == SMT_TS_NONE ? 0 : ts),
-        RD_KAFKA_V_OPAQUE(out), RD_KAFKA_V_END);
+    for (;;) {
+        err = rd_kafka_producev(
+            w->producer, RD_KAFKA_V_RKT(rkt),
+            RD_KAFKA_V_MSGFLAGS(in_msg ? 0 : RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key.ptr, key.ptr ? key.len : 0),
+            RD_KAFKA_V_VALUE((void *)(uintptr_t)value.ptr,
+                             value.ptr ? value.len : 0),
+            RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_TIMESTAMP(ts == SMT_TS_NONE ? 0 : ts),
+            RD_KAFKA_V_OPAQUE(out), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            break;
+        }
+        serve_reports(w, 10);
+    }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         atomic_fetch_sub(&out->in->pending, 1);
+        produce_err = err;
         snprintf(errbuf, errsize, "%s", rd_kafka_err2str(err));
         if (hdrs != NULL) {
             rd_kafka_headers_destroy(hdrs);
@@ -596,6 +853,75 @@ static int produce(struct px_relay *r, struct smt_bytes topic,
     }
     return 0;
 }
+
+/* The Java exception a Kafka producer would have raised for err, so that
+ * DLQ tools written for Connect see the class names they know. */
+static const char *produce_exception(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        return "org.apache.kafka.common.errors.RecordTooLargeException";
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+        return "org.apache.kafka.common.errors.RecordBatchTooLargeException";
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        return "org.apache.kafka.common.errors.TimeoutException";
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        return "org.apache.kafka.common.errors.TopicAuthorizationException";
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        return "org.apache.kafka.common.errors.ClusterAuthorizationException";
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        return "org.apache.kafka.common.errors.UnknownTopicOrPartitionException";
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+        return "org.apache.kafka.common.errors.InvalidTopicException";
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        return "org.apache.kafka.common.InvalidRecordException";
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+        return "org.apache.kafka.common.errors.CorruptRecordException";
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+        return "org.apache.kafka.common.errors.NotEnoughReplicasException";
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+        return "org.apache.kafka.common.errors."
+               "NotEnoughReplicasAfterAppendException";
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+        return "org.apache.kafka.common.errors.LeaderNotAvailableException";
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+        return "org.apache.kafka.common.errors.NotLeaderOrFollowerException";
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+        return "org.apache.kafka.common.errors.KafkaStorageException";
+    default:
+        return "org.apache.kafka.common.KafkaException";
+    }
+}
+
+/* Errors whose Java exception is a RetriableException: a later attempt may
+ * succeed (errors.retry.timeout applies). */
+static int produce_retriable(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The class Connect names as executing the KAFKA_PRODUCE stage. */
+#define PX_PRODUCER_CLASS "org.apache.kafka.clients.producer.KafkaProducer"
 
 static rd_kafka_headers_t *headers_of(const struct smt_header *h, uint32_t n,
                                       size_t extra)
@@ -630,97 +956,103 @@ struct px_failure {
     const char                  *message;
     const char                  *route;     /* route name or NULL */
     const char                  *step;      /* step id or NULL */
+    uint32_t                     step_no;   /* step index + 1; 0 = none */
 };
 
 /* The original record (key, value, headers, timestamp, byte for byte) plus,
  * when enabled, Kafka Connect's __connect.errors.* context headers and ours
  * (__smtproxy.errors.route / .step). */
-static int produce_dlq(struct px_relay *r, struct px_input *in,
-                       const struct smt_errors_conf *ec,
-                       const struct px_failure *f, struct px_out *out,
-                       int block, char *errbuf, size_t errsize)
+static void dlq_hdr_add(void *opaque, const char *name, const char *value)
+{
+    hdr_add_str(opaque, name, value);
+}
+
+/* The reporters' view of a failure of in. */
+static void failure_ctx(struct smt_failure_ctx *c, const struct px_worker *w,
+                        const struct px_input *in, const struct px_failure *f)
 {
     const rd_kafka_message_t *rkm = in->rkm;
-    rd_kafka_headers_t       *orig = NULL, *hdrs;
     rd_kafka_timestamp_type_t tstype;
-    int64_t                   ts = rd_kafka_message_timestamp(rkm, &tstype);
-    char                      num[32], trace[640];
 
-    if (rd_kafka_message_headers(rkm, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        orig != NULL) {
-        hdrs = rd_kafka_headers_copy(orig);
-    } else {
-        hdrs = rd_kafka_headers_new(12);
-    }
-    if (ec->dlq_context_headers) {
-        hdr_add_str(hdrs, "__connect.errors.topic",
-                    rd_kafka_topic_name(rkm->rkt));
-        snprintf(num, sizeof(num), "%d", (int)rkm->partition);
-        hdr_add_str(hdrs, "__connect.errors.partition", num);
-        snprintf(num, sizeof(num), "%lld", (long long)rkm->offset);
-        hdr_add_str(hdrs, "__connect.errors.offset", num);
-        hdr_add_str(hdrs, "__connect.errors.connector.name",
-                    r->pc->name ? r->pc->name : "smtproxy");
-        hdr_add_str(hdrs, "__connect.errors.task.id", "0");
-        hdr_add_str(hdrs, "__connect.errors.stage", smt_stage_name(f->stage));
-        hdr_add_str(hdrs, "__connect.errors.class.name", f->klass);
-        hdr_add_str(hdrs, "__connect.errors.exception.class.name",
-                    f->exception);
-        hdr_add_str(hdrs, "__connect.errors.exception.message", f->message);
-        snprintf(trace, sizeof(trace), "%s: %s", f->exception,
-                 f->message ? f->message : "");
-        hdr_add_str(hdrs, "__connect.errors.exception.stacktrace", trace);
-        if (f->route != NULL) {
-            hdr_add_str(hdrs, "__smtproxy.errors.route", f->route);
-        }
-        if (f->step != NULL) {
-            hdr_add_str(hdrs, "__smtproxy.errors.step", f->step);
-        }
-    }
-    {
-        struct smt_bytes topic = smt_bytes_str(ec->dlq_topic);
-        struct smt_bytes key = {rkm->key, rkm->key_len};
-        struct smt_bytes value = {rkm->payload, rkm->len};
+    memset(c, 0, sizeof(*c));
+    c->connector = w->r->pc->name ? w->r->pc->name : "smtproxy";
+    c->task = w->id;
+    c->topic = rd_kafka_topic_name(rkm->rkt);
+    c->partition = rkm->partition;
+    c->offset = rkm->offset;
+    c->ts_ms = rd_kafka_message_timestamp(rkm, &tstype);
+    c->ts_type = tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME ? SMT_TSTYPE_CREATE
+                 : tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME
+                     ? SMT_TSTYPE_LOG_APPEND
+                     : SMT_TSTYPE_NONE;
+    c->stage = f->stage;
+    c->klass = f->klass;
+    c->exception = f->exception;
+    c->message = f->message;
+    c->route = f->route;
+    c->step = f->step;
+}
 
-        return produce(r, topic, key, value, hdrs,
-                       tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? SMT_TS_NONE
-                                                                  : ts,
-                       out, block, errbuf, errsize);
+/* The original record (key, value, headers, timestamp, byte for byte) plus,
+ * when enabled, the context headers (smt_dlq_context_headers()). */
+static int produce_dlq(struct px_worker *w, struct px_input *in,
+                       const struct smt_errors_conf *ec,
+                       const struct smt_failure_ctx *c, struct px_out *out,
+                       char *errbuf, size_t errsize)
+{
+    const rd_kafka_message_t *rkm = in->rkm;
+    rd_kafka_headers_t       *hdrs;
+    struct smt_bytes          topic = smt_bytes_str(ec->dlq_topic);
+    struct smt_bytes          key = {rkm->key, rkm->key_len};
+    struct smt_bytes          value = {rkm->payload, rkm->len};
+
+    hdrs = headers_of(in->hdrs ? in->hdrs->h : NULL,
+                      in->hdrs ? in->hdrs->n : 0, 12);
+    smt_dlq_context_headers(ec, c, dlq_hdr_add, hdrs);
+    return produce(w, topic, key, value, hdrs,
+                   c->ts_type == SMT_TSTYPE_NONE ? SMT_TS_NONE : c->ts_ms, out,
+                   errbuf, errsize);
+}
+
+/* Records a failure in the pipeline's breaker; 1 when it has tripped. */
+static int breaker_trips(struct px_relay *r)
+{
+    int tripped;
+
+    if (r->breaker.max_failures == 0) {
+        return 0;
     }
+    pthread_mutex_lock(&r->breaker_mu);
+    tripped = smt_breaker_record(&r->breaker, now_ms());
+    pthread_mutex_unlock(&r->breaker_mu);
+    return tripped;
 }
 
 /* Reports one failure of in: log (errors.log.enable), DLQ record (if a DLQ
  * topic is set), then, under tolerance none, stops the relay without
  * committing past the record. If the DLQ cannot be written the record is
  * poisoned too: it is never skipped unreported. */
-static void report_failure(struct px_relay *r, struct px_input *in,
+static void report_failure(struct px_worker *w, struct px_input *in,
                            const struct smt_route_conf *route,
                            uint32_t route_index, const struct px_failure *f,
-                           int failure, int block)
+                           int failure)
 {
-    const struct smt_errors_conf *ec = route_errors(r->pc, route);
+    struct px_relay              *r = w->r;
+    const struct smt_errors_conf *ec = route_errors(in->gen->pc, route);
     const rd_kafka_message_t     *rkm = in->rkm;
-    char                          errbuf[256];
+    char                          errbuf[256], line[1024];
     int                           reported = 0;
+    struct smt_failure_ctx        ctx;
 
     if (failure) {
         atomic_fetch_add(&r->n_failed, 1);
+        px_rm_count_error(&in->gen->rm, route_index, f->step_no, f->stage);
     }
-    if (failure && ec->log_enable) {
-        if (ec->log_include_messages) {
-            PX_ERR("Error encountered in task %s-0. Executing stage '%s' with "
-                   "class '%s', where consumed record is {topic='%s', "
-                   "partition=%d, offset=%lld}: %s",
-                   r->pc->name ? r->pc->name : "smtproxy",
-                   smt_stage_name(f->stage), f->klass,
-                   rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
-                   (long long)rkm->offset, f->message);
-        } else {
-            PX_ERR("Error encountered in task %s-0. Executing stage '%s' with "
-                   "class '%s': %s",
-                   r->pc->name ? r->pc->name : "smtproxy",
-                   smt_stage_name(f->stage), f->klass, f->message);
-        }
+    failure_ctx(&ctx, w, in, f);
+    if (failure && smt_errlog_line(line, sizeof(line), ec, &ctx) > 0) {
+        /* Connect attaches the exception to the log event: it follows */
+        PX_ERR("%s %s: %s", line, f->exception,
+               f->message ? f->message : "null");
     }
     if (ec->dlq_topic != NULL && ec->dlq_topic[0] != '\0') {
         struct px_out *out = &in->outs[2 * route_index + 1];
@@ -728,9 +1060,10 @@ static void report_failure(struct px_relay *r, struct px_input *in,
         out->in = in;
         out->route = (uint16_t)route_index;
         out->dlq = 1;
-        if (produce_dlq(r, in, ec, f, out, block, errbuf, sizeof(errbuf)) ==
+        if (produce_dlq(w, in, ec, &ctx, out, errbuf, sizeof(errbuf)) ==
             0) {
             atomic_fetch_add(&r->n_dlq, 1);
+            px_rm_count_dlq(&in->gen->rm, route_index);
             reported = 1;
         } else {
             atomic_store(&in->poison, 1);
@@ -740,6 +1073,18 @@ static void report_failure(struct px_relay *r, struct px_input *in,
                         (long long)rkm->offset, ec->dlq_topic, errbuf);
             return;
         }
+    }
+    if (failure && breaker_trips(r)) {
+        atomic_store(&in->poison, 1);
+        relay_fatal(r, "errors.breaker: more than %lld failures within %lld "
+                       "ms; stopping at record %s/%d/%lld (failed in route "
+                       "'%s' at stage %s: %s) without committing past it",
+                    (long long)r->breaker.max_failures,
+                    (long long)r->breaker.window_ms,
+                    rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+                    (long long)rkm->offset, f->route ? f->route : "-",
+                    smt_stage_name(f->stage), f->message);
+        return;
     }
     if (failure && ec->tolerance == SMT_TOL_NONE) {
         atomic_store(&in->poison, 1);
@@ -762,16 +1107,54 @@ static void report_failure(struct px_relay *r, struct px_input *in,
 /* Workers */
 
 struct px_emit_ctx {
-    struct px_relay  *r;
-    struct px_worker *w;
-    struct px_input  *in;
+    struct px_relay    *r;
+    struct px_worker   *w;
+    struct px_input    *in;
+    rd_kafka_headers_t *spare; /* the input's header list, until an output
+                                * takes it */
 };
+
+/* The header list for an output record: the consumed message's own list
+ * when this is the first output whose headers are still the input's (the
+ * same views, in order) plus any appended ones — no copy then, as a plain
+ * relay would do; else a new list. */
+static rd_kafka_headers_t *take_headers(struct px_emit_ctx *c,
+                                        const struct smt_record *rec)
+{
+    const struct px_hdrs *ih = c->in->hdrs;
+    rd_kafka_headers_t   *l;
+    uint32_t              i;
+
+    if (c->spare == NULL || ih == NULL || rec->nhdrs < ih->n) {
+        return headers_of(rec->hdrs, rec->nhdrs, 0);
+    }
+    for (i = 0; i < ih->n; i++) {
+        if (rec->hdrs[i].name.ptr != ih->h[i].name.ptr ||
+            rec->hdrs[i].name.len != ih->h[i].name.len ||
+            rec->hdrs[i].value.ptr != ih->h[i].value.ptr ||
+            rec->hdrs[i].value.len != ih->h[i].value.len) {
+            return headers_of(rec->hdrs, rec->nhdrs, 0);
+        }
+    }
+    l = c->spare;
+    c->spare = NULL;
+    for (; i < rec->nhdrs; i++) {
+        rd_kafka_header_add(l, rec->hdrs[i].name.ptr,
+                            (ssize_t)rec->hdrs[i].name.len,
+                            rec->hdrs[i].value.ptr,
+                            rec->hdrs[i].value.ptr
+                                ? (ssize_t)rec->hdrs[i].value.len
+                                : 0);
+    }
+    return l;
+}
 
 static void emit(void *opaque, const struct smt_output *o)
 {
     struct px_emit_ctx          *c = opaque;
     struct px_relay             *r = c->r;
     struct px_input             *in = c->in;
+    const struct smt_pipeline_conf *pc = in->gen->pc;
     const struct smt_route_conf *route = o->route;
     struct px_failure            f;
     char                         klass[192], errbuf[256];
@@ -792,30 +1175,23 @@ static void emit(void *opaque, const struct smt_output *o)
         } else if (in->route_failed) {
             break; /* an earlier record of this split already failed */
         }
-        if (produce(r, o->rec->topic, o->rec->key.raw, o->rec->value.raw,
-                    headers_of(o->rec->hdrs, o->rec->nhdrs, 0), o->rec->ts_ms,
-                    out, 1, errbuf, sizeof(errbuf)) != 0) {
+        if (produce(c->w, o->rec->topic, o->rec->key.raw, o->rec->value.raw,
+                    take_headers(c, o->rec), o->rec->ts_ms,
+                    out, errbuf, sizeof(errbuf)) != 0) {
             memset(&f, 0, sizeof(f));
             f.stage = SMT_STAGE_KAFKA_PRODUCE;
-            f.klass = "smtproxy.producer";
-            f.exception = "org.apache.kafka.connect.errors.ConnectException";
+            f.klass = PX_PRODUCER_CLASS;
+            f.exception = produce_exception(produce_err);
             f.message = errbuf;
             f.route = route->name;
             in->route_failed = 1;
-            report_failure(r, in, route, o->route_index, &f, 1, 1);
+            report_failure(c->w, in, route, o->route_index, &f, 1);
         }
         break;
     case SMT_OUT_FAIL:
         memset(&f, 0, sizeof(f));
         f.stage = o->err->stage;
-        if (o->step != NULL) {
-            f.klass = smt_inst_class(o->step, klass, sizeof(klass));
-        } else if (f.stage == SMT_STAGE_KEY_CONVERTER ||
-                   f.stage == SMT_STAGE_VALUE_CONVERTER) {
-            f.klass = "org.apache.kafka.connect.json.JsonConverter";
-        } else {
-            f.klass = "smtproxy.condition";
-        }
+        f.klass = smt_failure_class(pc, o, klass, sizeof(klass));
         f.exception = smt_err_class(o->err->code);
         f.message = o->err->msg;
         /* An input that does not decode is the record's failure, not the
@@ -826,32 +1202,40 @@ static void emit(void *opaque, const struct smt_output *o)
                       ? route->name
                       : NULL;
         f.step = o->step ? o->step->id : NULL;
-        report_failure(r, in, route, o->route_index, &f, 1, 1);
+        if (o->step != NULL && o->route_index < in->gen->pl[c->w->id]->nroutes) {
+            const struct smt_chain *ch = in->gen->pl[c->w->id]->chains[o->route_index];
+
+            if (o->step >= ch->steps && o->step < ch->steps + ch->n) {
+                f.step_no = (uint32_t)(o->step - ch->steps) + 1;
+            }
+        }
+        report_failure(c->w, in, route, o->route_index, &f, 1);
         break;
     case SMT_OUT_DROP:
         atomic_fetch_add(&r->n_dropped, 1);
         break;
     case SMT_OUT_UNROUTED:
         atomic_fetch_add(&r->n_unrouted, 1);
-        if (r->pc->unrouted == SMT_UNROUTED_TOPIC) {
-            out = &in->outs[2 * r->pc->nroutes];
+        px_metrics_add(in->gen->rm.m, in->gen->rm.unrouted, 1);
+        if (pc->unrouted == SMT_UNROUTED_TOPIC) {
+            out = &in->outs[2 * pc->nroutes];
             out->in = in;
-            out->route = (uint16_t)r->pc->nroutes;
+            out->route = (uint16_t)pc->nroutes;
             out->dlq = 0;
-            if (produce(r, smt_bytes_str(r->pc->unrouted_topic),
+            if (produce(c->w, smt_bytes_str(pc->unrouted_topic),
                         o->rec->key.raw, o->rec->value.raw,
-                        headers_of(o->rec->hdrs, o->rec->nhdrs, 0),
-                        o->rec->ts_ms, out, 1, errbuf, sizeof(errbuf)) != 0) {
+                        take_headers(c, o->rec),
+                        o->rec->ts_ms, out, errbuf, sizeof(errbuf)) != 0) {
                 memset(&f, 0, sizeof(f));
                 f.stage = SMT_STAGE_KAFKA_PRODUCE;
-                f.klass = "smtproxy.producer";
-                f.exception = "org.apache.kafka.connect.errors.ConnectException";
+                f.klass = PX_PRODUCER_CLASS;
+                f.exception = produce_exception(produce_err);
                 f.message = errbuf;
-                report_failure(r, in, NULL, r->pc->nroutes, &f, 1, 1);
+                report_failure(c->w, in, NULL, pc->nroutes, &f, 1);
             } else {
                 atomic_fetch_add(&r->n_unrouted_out, 1);
             }
-        } else if (r->pc->unrouted == SMT_UNROUTED_DLQ) {
+        } else if (pc->unrouted == SMT_UNROUTED_DLQ) {
             /* Connect has no stage for this; routing is part of what the
              * relay does to a record, so TRANSFORMATION, with our own
              * executing class so tools can tell it apart. */
@@ -861,7 +1245,7 @@ static void emit(void *opaque, const struct smt_output *o)
             f.exception = "org.apache.kafka.connect.errors.DataException";
             f.message = "no route took the record";
             /* not a failure: reported to the DLQ, never stops the relay */
-            report_failure(r, in, NULL, r->pc->nroutes, &f, 0, 1);
+            report_failure(c->w, in, NULL, pc->nroutes, &f, 0);
         }
         break;
     default:
@@ -869,18 +1253,22 @@ static void emit(void *opaque, const struct smt_output *o)
     }
 }
 
-static void record_from_message(struct smt_record *rec,
-                                const rd_kafka_message_t *rkm,
+/* The record for in: views into its message. Its headers are detached
+ * from the message into c->spare and copied once into in->hdrs, which the
+ * record's header views point into. */
+static void record_from_message(struct smt_record *rec, struct px_input *in,
+                                struct px_emit_ctx *c,
                                 const struct smt_pipeline_conf *pc,
                                 struct smt_arena *a)
 {
+    rd_kafka_message_t       *rkm = in->rkm;
     rd_kafka_headers_t       *hdrs = NULL;
     rd_kafka_timestamp_type_t tstype;
     int64_t                   ts;
-    size_t                    i;
+    size_t                    i, n, bytes, size;
     const char               *name;
     const void               *val;
-    size_t                    size;
+    char                     *at;
 
     smt_record_init(rec, a, pc->key_fmt, pc->value_fmt);
     rec->topic = smt_bytes_str(rd_kafka_topic_name(rkm->rkt));
@@ -896,19 +1284,192 @@ static void record_from_message(struct smt_record *rec,
         rec->value.raw.ptr = rkm->payload;
         rec->value.raw.len = rkm->len;
     }
-    if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        hdrs != NULL) {
-        for (i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR;
-             i++) {
-            struct smt_bytes n = smt_bytes_str(name);
-            struct smt_bytes v = {val, size};
+    c->spare = NULL;
+    if (rd_kafka_message_detach_headers(rkm, &hdrs) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hdrs == NULL) {
+        return;
+    }
+    c->spare = hdrs;
+    bytes = 0;
+    for (n = 0; rd_kafka_header_get_all(hdrs, n, &name, &val, &size) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR;
+         n++) {
+        bytes += strlen(name) + (val ? size : 0);
+    }
+    if (n == 0) {
+        return;
+    }
+    in->hdrs = smt_xmalloc(sizeof(*in->hdrs) + n * sizeof(struct smt_header) +
+                           bytes);
+    in->hdrs->n = (uint32_t)n;
+    at = (char *)(in->hdrs->h + n);
+    for (i = 0; i < n; i++) {
+        struct smt_header *h = &in->hdrs->h[i];
 
-            smt_record_header_add(rec, n, v);
+        rd_kafka_header_get_all(hdrs, i, &name, &val, &size);
+        h->name.ptr = at;
+        h->name.len = strlen(name);
+        memcpy(at, name, h->name.len);
+        at += h->name.len;
+        if (val != NULL) {
+            h->value.ptr = at;
+            h->value.len = size;
+            memcpy(at, val, size);
+            at += size;
+        } else {
+            h->value.ptr = NULL;
+            h->value.len = 0;
         }
+        smt_record_header_add(rec, h->name, h->value);
     }
 }
 
+
+static void dfail_free(struct px_dfail *d)
+{
+    free(d->topic);
+    free(d->key);
+    free(d->value);
+    if (d->hdrs != NULL) {
+        rd_kafka_headers_destroy(d->hdrs);
+    }
+    memset(d, 0, sizeof(*d));
+}
+
+/* A delivery that failed for good (d's copy is freed): a route's record
+ * goes to the DLQ as a KAFKA_PRODUCE failure; a DLQ record that cannot be
+ * written poisons its input (never skipped, never committed past) and
+ * stops the relay. Then the hold of the failed delivery is released. */
+static void delivery_failed_final(struct px_worker *w, struct px_dfail *d)
+{
+    struct px_relay  *r = w->r;
+    struct px_out    *out = d->out;
+    struct px_input  *in = out->in;
+    struct px_failure f;
+
+    atomic_fetch_add(&r->n_delivery_failed, 1);
+    if (out->dlq) {
+        atomic_store(&in->poison, 1);
+        relay_fatal(r, "DLQ record for %s/%d/%lld not delivered to '%s': %s "
+                       "(%s); stopping without committing past it",
+                    rd_kafka_topic_name(in->rkm->rkt), (int)in->rkm->partition,
+                    (long long)in->rkm->offset, d->topic ? d->topic : "?",
+                    rd_kafka_err2str(d->err), produce_exception(d->err));
+    } else {
+        const struct smt_pipeline_conf *pc = in->gen->pc;
+        const struct smt_route_conf    *route =
+            out->route < pc->nroutes ? &pc->routes[out->route] : NULL;
+
+        memset(&f, 0, sizeof(f));
+        f.stage = SMT_STAGE_KAFKA_PRODUCE;
+        f.klass = PX_PRODUCER_CLASS;
+        f.exception = produce_exception(d->err);
+        f.message = rd_kafka_err2str(d->err);
+        f.route = route ? route->name : NULL;
+        report_failure(w, in, route, out->route, &f, 1);
+    }
+    dfail_free(d);
+    input_release(r, in);
+}
+
+/* A failed delivery report (out of dr_cb): a retriable error within the
+ * route's errors.retry.timeout is sent again after Connect's backoff (the
+ * hold stays); anything else has failed for good. */
+static void delivery_failed(struct px_worker *w, struct px_dfail *d)
+{
+    struct px_relay              *r = w->r;
+    struct px_out                *out = d->out;
+    const struct smt_pipeline_conf *pc = out->in->gen->pc;
+    const struct smt_route_conf  *route =
+        out->route < pc->nroutes ? &pc->routes[out->route] : NULL;
+    const struct smt_errors_conf *ec = route_errors(pc, route);
+    struct smt_retry              rs;
+    int64_t                       now = now_ms(), wait;
+
+    if (produce_retriable(d->err) && !atomic_load(&r->closing)) {
+        if (out->retry_start == 0) {
+            out->retry_start = now;
+        }
+        smt_retry_start(&rs, ec, out->retry_start);
+        rs.attempt = out->attempts;
+        wait = smt_retry_next_wait(&rs, now);
+        if (wait >= 0) {
+            out->attempts = (uint16_t)rs.attempt;
+            d->due_ms = now + wait;
+            PX_WARN("delivery to '%s' failed (%s); retry %u in %lld ms",
+                    d->topic, rd_kafka_err2str(d->err), (unsigned)rs.attempt,
+                    (long long)wait);
+            if (w->nresend == w->resend_cap) {
+                w->resend_cap = w->resend_cap ? 2 * w->resend_cap : 8;
+                w->resend = smt_xrealloc(w->resend,
+                                         w->resend_cap * sizeof(*w->resend));
+            }
+            w->resend[w->nresend++] = *d;
+            memset(d, 0, sizeof(*d));
+            return;
+        }
+    }
+    delivery_failed_final(w, d);
+}
+
+/* Sends again every waiting message whose backoff is over; returns the ms
+ * until the next one is due (-1: none waiting). */
+static int64_t resend_due(struct px_worker *w)
+{
+    int64_t             now = now_ms(), next = -1;
+    size_t              i = 0;
+    struct px_dfail     d;
+    char                errbuf[256];
+    struct smt_bytes    topic, key, value;
+
+    while (i < w->nresend) {
+        if (w->resend[i].due_ms > now) {
+            if (next < 0 || w->resend[i].due_ms - now < next) {
+                next = w->resend[i].due_ms - now;
+            }
+            i++;
+            continue;
+        }
+        d = w->resend[i];
+        w->resend[i] = w->resend[--w->nresend];
+        topic = smt_bytes_str(d.topic);
+        key.ptr = d.key;
+        key.len = d.key_len;
+        value.ptr = d.value;
+        value.len = d.value_len;
+        if (produce(w, topic, key, value, d.hdrs, d.ts, d.out, errbuf,
+                    sizeof(errbuf)) == 0) {
+            d.hdrs = NULL; /* librdkafka's now */
+            input_release(w->r, d.out->in); /* the failed attempt's hold */
+            dfail_free(&d);
+        } else {
+            d.hdrs = NULL; /* produce() destroyed them */
+            d.err = produce_err;
+            delivery_failed_final(w, &d);
+        }
+    }
+    return next;
+}
+
+/* Serves w's delivery reports (waiting up to timeout_ms for the first),
+ * then handles the failed ones. Worker thread only. */
+static void serve_reports(struct px_worker *w, int timeout_ms)
+{
+    size_t i;
+
+    rd_kafka_poll(w->producer, timeout_ms);
+    /* delivery_failed may produce, which may serve more reports and add to
+     * the list while it is walked: index, never pointer */
+    for (i = 0; i < w->ndfail; i++) {
+        delivery_failed(w, &w->dfail[i]);
+    }
+    w->ndfail = 0;
+}
+
+/* Until the worker's queue is closed and empty: process what comes, serve
+ * delivery reports, sleep on the eventfd when there is nothing to do. Then
+ * wait (up to the shutdown deadline) for the last delivery reports. */
 static void *worker_main(void *arg)
 {
     struct px_worker  *w = arg;
@@ -916,20 +1477,74 @@ static void *worker_main(void *arg)
     struct px_input   *in, *batch[PX_BATCH];
     struct smt_record  rec;
     struct px_emit_ctx ctx;
+    struct pollfd      pfd;
+    uint64_t           cnt;
     size_t             n, i;
+    int                closed;
+    int64_t            next;
 
     ctx.r = r;
     ctx.w = w;
-    while ((n = queue_pop(&w->q, batch, PX_BATCH)) > 0) {
+    px_metrics_thread(r->rm.m, (uint32_t)w->id);
+    pfd.fd = w->efd;
+    pfd.events = POLLIN;
+    for (;;) {
+        n = queue_pop(&w->q, batch, PX_BATCH, &closed);
         for (i = 0; i < n; i++) {
             in = batch[i];
             ctx.in = in;
-            record_from_message(&rec, in->rkm, r->pc, &w->arena);
-            smt_pipeline_process(w->pl, &rec, emit, &ctx);
+            record_from_message(&rec, in, &ctx, in->gen->pc, &w->arena);
+            smt_pipeline_process(in->gen->pl[w->id], &rec, emit, &ctx);
+            if (ctx.spare != NULL) {
+                rd_kafka_headers_destroy(ctx.spare); /* no output took it */
+            }
             smt_arena_reset(&w->arena);
             input_release(r, in); /* the worker's hold */
         }
+        serve_reports(w, 0);
+        next = w->nresend > 0 ? resend_due(w) : -1;
+        if (n > 0) {
+            continue;
+        }
+        if (closed) {
+            break;
+        }
+        /* Nothing queued: sleep until a push, a delivery report or the
+         * next retry. */
+        if (poll(&pfd, 1, next >= 0 && next < 1000 ? (int)next : 1000) > 0 &&
+            read(w->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN) {
+            PX_ERR("worker %d: eventfd: %s", w->id, strerror(errno));
+        }
     }
+    /* Closing: deliver what is in flight, retries included, until the
+     * shutdown deadline. */
+    while (rd_kafka_outq_len(w->producer) > 0 || w->ndfail > 0 ||
+           w->nresend > 0) {
+        int64_t wait = r->drain_deadline - now_ms();
+
+        if (wait <= 0) {
+            break;
+        }
+        serve_reports(w, (int)(wait < 100 ? wait : 100));
+        if (w->nresend > 0) {
+            resend_due(w);
+        }
+    }
+    /* Retries still waiting never happened: their records are neither
+     * delivered nor reported, so nothing commits past them. */
+    for (i = 0; i < w->nresend; i++) {
+        struct px_input *pin = w->resend[i].out->in;
+
+        atomic_store(&pin->poison, 1);
+        PX_ERR("record %s/%d/%lld: delivery to '%s' still failing (%s) at "
+               "shutdown; its offset is not committed",
+               rd_kafka_topic_name(pin->rkm->rkt), (int)pin->rkm->partition,
+               (long long)pin->rkm->offset, w->resend[i].topic,
+               rd_kafka_err2str(w->resend[i].err));
+        dfail_free(&w->resend[i]);
+        input_release(r, pin);
+    }
+    w->nresend = 0;
     topic_cache_clear();
     return NULL;
 }
@@ -937,12 +1552,17 @@ static void *worker_main(void *arg)
 /* ---------------------------------------------------------------------- */
 /* Delivery reports and client errors */
 
+/* Runs inside rd_kafka_poll() on the worker that owns the producer. */
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
-    struct px_relay *r = opaque;
-    struct px_out   *out = rkm->_private;
-    struct px_input *in = out->in;
-    struct px_failure f;
+    struct px_worker *w = opaque;
+    struct px_relay  *r = w->r;
+    struct px_out    *out = rkm->_private;
+    struct px_input  *in = out->in;
+    struct px_dfail  *d;
+    rd_kafka_headers_t       *h = NULL;
+    rd_kafka_timestamp_type_t tstype;
+    int64_t                   ts;
 
     (void)rk;
     if (atomic_load(&r->closing)) {
@@ -952,47 +1572,63 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
         return;
     }
     if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (!out->dlq) {
-            if (out->route < r->pc->nroutes) {
-                atomic_fetch_add(&r->n_route_out[out->route], 1);
-            }
+        if (!out->dlq && out->route < in->gen->pc->nroutes &&
+            in->gen->rstat[out->route] != UINT32_MAX) {
+            atomic_fetch_add(&r->rstat_out[in->gen->rstat[out->route]], 1);
         }
+        if (!out->dlq) {
+            px_rm_count_out(&in->gen->rm, out->route, rkm->rkt,
+                            rd_kafka_topic_name(rkm->rkt));
+        }
+        px_metrics_observe(r->rm.m, r->rm.latency,
+                           (uint64_t)(now_us() - in->t_us));
         input_release(r, in);
         return;
     }
-    atomic_fetch_add(&r->n_delivery_failed, 1);
-    if (out->dlq) {
-        /* The DLQ itself cannot take the record: never skip it. */
-        atomic_store(&in->poison, 1);
-        relay_fatal(r, "DLQ record for %s/%d/%lld not delivered: %s; stopping "
-                       "without committing past it",
-                    rd_kafka_topic_name(in->rkm->rkt), (int)in->rkm->partition,
-                    (long long)in->rkm->offset, rd_kafka_err2str(rkm->err));
-    } else {
-        const struct smt_route_conf *route =
-            out->route < r->pc->nroutes ? &r->pc->routes[out->route] : NULL;
-
-        memset(&f, 0, sizeof(f));
-        f.stage = SMT_STAGE_KAFKA_PRODUCE;
-        f.klass = "smtproxy.producer";
-        f.exception = "org.apache.kafka.connect.errors.ConnectException";
-        f.message = rd_kafka_err2str(rkm->err);
-        f.route = route ? route->name : NULL;
-        report_failure(r, in, route, out->route, &f, 1, 0);
+    /* handled by serve_reports() once the poll returns; the hold stays */
+    if (w->ndfail == w->dfail_cap) {
+        w->dfail_cap = w->dfail_cap ? 2 * w->dfail_cap : 16;
+        w->dfail = smt_xrealloc(w->dfail, w->dfail_cap * sizeof(*w->dfail));
     }
-    input_release(r, in);
+    d = &w->dfail[w->ndfail++];
+    memset(d, 0, sizeof(*d));
+    d->out = out;
+    d->err = rkm->err;
+    d->topic = smt_xstrdup(rd_kafka_topic_name(rkm->rkt));
+    if (rkm->key != NULL) {
+        d->key = smt_xmalloc(rkm->key_len + 1);
+        memcpy(d->key, rkm->key, rkm->key_len);
+        d->key_len = rkm->key_len;
+    }
+    if (rkm->payload != NULL) {
+        d->value = smt_xmalloc(rkm->len + 1);
+        memcpy(d->value, rkm->payload, rkm->len);
+        d->value_len = rkm->len;
+    }
+    if (rd_kafka_message_headers(rkm, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        h != NULL) {
+        d->hdrs = rd_kafka_headers_copy(h);
+    }
+    ts = rd_kafka_message_timestamp(rkm, &tstype);
+    d->ts = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? SMT_TS_NONE : ts;
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason,
                      void *opaque)
 {
-    struct px_relay *r = opaque;
+    /* the consumer's opaque is the relay, a producer's its worker */
+    struct px_relay *r = rd_kafka_type(rk) == RD_KAFKA_PRODUCER
+                             ? ((struct px_worker *)opaque)->r
+                             : opaque;
     char             fatal[512];
 
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
         relay_fatal(r, "%s: fatal error: %s", rd_kafka_name(rk), fatal);
         return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        atomic_store(&r->brokers_down, 1); /* for /readyz */
     }
     /* librdkafka logs the others itself (log_cb): say them once */
     PX_DBG("%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
@@ -1009,17 +1645,6 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
     if (ours <= px_log_level) {
         px_log(ours, "%s: %s: %s", rd_kafka_name(rk), fac, buf);
     }
-}
-
-static void *poll_main(void *arg)
-{
-    struct px_relay *r = arg;
-
-    while (!atomic_load(&r->poll_stop)) {
-        rd_kafka_poll(r->producer, 100);
-    }
-    topic_cache_clear();
-    return NULL;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1082,11 +1707,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_error_t *error = NULL;
     struct px_part   *p;
 
+    atomic_fetch_add(&r->n_rebalances, 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (i = 0; i < parts->cnt; i++) {
             part_get(r, parts->elems[i].topic, parts->elems[i].partition);
         }
         PX_INFO("assigned %d partition(s)", parts->cnt);
+        atomic_store(&r->assigned, count_parts(r));
+        atomic_store(&r->brokers_down, 0);
         if (coop) {
             error = rd_kafka_incremental_assign(rk, parts);
         } else {
@@ -1121,9 +1749,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (i = 0; i < parts->cnt; i++) {
             p = part_find(r, parts->elems[i].topic, parts->elems[i].partition);
             if (p != NULL) {
+                px_metrics_hide(r->rm.m, p->m_lag);
                 part_detach(r, p);
             }
         }
+        atomic_store(&r->assigned, count_parts(r));
         sweep_zombies(r, 0);
     } else {
         PX_ERR("rebalance: %s", rd_kafka_err2str(err));
@@ -1144,15 +1774,16 @@ static void write_stats(struct px_relay *r, FILE *f)
 
     fprintf(f, "{\"in\":%llu,\"out\":{",
             (unsigned long long)atomic_load(&r->n_in));
-    for (i = 0; i < r->pc->nroutes; i++) {
-        fprintf(f, "%s\"%s\":%llu", i ? "," : "", r->pc->routes[i].name,
-                (unsigned long long)atomic_load(&r->n_route_out[i]));
+    for (i = 0; i < atomic_load(&r->nrstat); i++) {
+        fprintf(f, "%s\"%s\":%llu", i ? "," : "", r->rstat_name[i],
+                (unsigned long long)atomic_load(&r->rstat_out[i]));
     }
     fprintf(f,
             "},\"dlq\":%llu,\"dropped\":%llu,\"failed\":%llu,"
             "\"unrouted\":%llu,\"retired\":%llu,\"inflight\":%lld,"
             "\"inflight_bytes\":%lld,\"delivery_failed\":%llu,"
-            "\"paused\":%s}\n",
+            "\"paused\":%s,\"generation\":%llu,\"reloads_ok\":%llu,"
+            "\"reloads_failed\":%llu,\"rebalances\":%llu}\n",
             (unsigned long long)atomic_load(&r->n_dlq),
             (unsigned long long)atomic_load(&r->n_dropped),
             (unsigned long long)atomic_load(&r->n_failed),
@@ -1161,7 +1792,11 @@ static void write_stats(struct px_relay *r, FILE *f)
             (long long)atomic_load(&r->inflight_records),
             (long long)atomic_load(&r->inflight_bytes),
             (unsigned long long)atomic_load(&r->n_delivery_failed),
-            r->paused ? "true" : "false");
+            r->paused ? "true" : "false",
+            (unsigned long long)(r->gen != NULL ? r->gen->seq : 0),
+            (unsigned long long)atomic_load(&r->n_reload_ok),
+            (unsigned long long)atomic_load(&r->n_reload_err),
+            (unsigned long long)atomic_load(&r->n_rebalances));
 }
 
 static void stats_file(struct px_relay *r)
@@ -1201,11 +1836,12 @@ static void progress_line(struct px_relay *r, struct rates *prev, int final)
     }
     n = (size_t)snprintf(line, sizeof(line), "in %llu (%.0f/s)",
                          (unsigned long long)in, (double)(in - prev->in) / dt);
-    for (i = 0; i < r->pc->nroutes && i < 64 && n < sizeof(line); i++) {
-        uint64_t o = atomic_load(&r->n_route_out[i]);
+    for (i = 0; i < atomic_load(&r->nrstat) && i < 64 && n < sizeof(line);
+         i++) {
+        uint64_t o = atomic_load(&r->rstat_out[i]);
 
         n += (size_t)snprintf(line + n, sizeof(line) - n, " | %s %llu (%.0f/s)",
-                              r->pc->routes[i].name, (unsigned long long)o,
+                              r->rstat_name[i], (unsigned long long)o,
                               (double)(o - prev->out[i]) / dt);
         prev->out[i] = o;
     }
@@ -1228,12 +1864,39 @@ static void progress_line(struct px_relay *r, struct rates *prev, int final)
 /* ---------------------------------------------------------------------- */
 /* Set-up and the consumer loop */
 
+/* The pipeline's topics on the embedded cluster, with several partitions
+ * so that workers run in parallel (existing ones are left alone). */
+static void embedded_topics(struct px_relay *r,
+                            const struct smt_pipeline_conf *pc)
+{
+    uint32_t i;
+    int      np = r->xc.embedded_partitions;
+
+    for (i = 0; i < pc->topics.n; i++) {
+        rd_kafka_mock_topic_create(r->mock, pc->topics.v[i], np, 1);
+    }
+    for (i = 0; i < pc->nroutes; i++) {
+        const struct smt_route_conf *rt = &pc->routes[i];
+
+        if (rt->topic != NULL) {
+            rd_kafka_mock_topic_create(r->mock, rt->topic, np, 1);
+        }
+        if (rt->has_errors && rt->errors.dlq_topic && rt->errors.dlq_topic[0]) {
+            rd_kafka_mock_topic_create(r->mock, rt->errors.dlq_topic, 1, 1);
+        }
+    }
+    if (pc->errors.dlq_topic != NULL && pc->errors.dlq_topic[0]) {
+        rd_kafka_mock_topic_create(r->mock, pc->errors.dlq_topic, 1, 1);
+    }
+    if (pc->unrouted_topic != NULL) {
+        rd_kafka_mock_topic_create(r->mock, pc->unrouted_topic, np, 1);
+    }
+}
+
 static int setup_embedded(struct px_relay *r, char *bootstrap, size_t size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char             errstr[256];
-    uint32_t         i;
-    int              np = r->xc.embedded_partitions;
 
     rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
     r->mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
@@ -1247,27 +1910,7 @@ static int setup_embedded(struct px_relay *r, char *bootstrap, size_t size)
         return -1;
     }
     snprintf(bootstrap, size, "%s", rd_kafka_mock_cluster_bootstraps(r->mock));
-    /* The pipeline's topics exist from the start, with several partitions
-     * so that workers run in parallel. */
-    for (i = 0; i < r->pc->topics.n; i++) {
-        rd_kafka_mock_topic_create(r->mock, r->pc->topics.v[i], np, 1);
-    }
-    for (i = 0; i < r->pc->nroutes; i++) {
-        const struct smt_route_conf *rt = &r->pc->routes[i];
-
-        if (rt->topic != NULL) {
-            rd_kafka_mock_topic_create(r->mock, rt->topic, np, 1);
-        }
-        if (rt->has_errors && rt->errors.dlq_topic && rt->errors.dlq_topic[0]) {
-            rd_kafka_mock_topic_create(r->mock, rt->errors.dlq_topic, 1, 1);
-        }
-    }
-    if (r->pc->errors.dlq_topic != NULL && r->pc->errors.dlq_topic[0]) {
-        rd_kafka_mock_topic_create(r->mock, r->pc->errors.dlq_topic, 1, 1);
-    }
-    if (r->pc->unrouted_topic != NULL) {
-        rd_kafka_mock_topic_create(r->mock, r->pc->unrouted_topic, np, 1);
-    }
+    embedded_topics(r, r->pc);
     PX_INFO("embedded Kafka cluster (librdkafka mock) at %s", bootstrap);
     if (r->opts->bootstrap_file != NULL) {
         char  tmp[4096];
@@ -1349,8 +1992,11 @@ static struct px_input *track(struct px_relay *r, rd_kafka_message_t *rkm,
     uint32_t         h = 2166136261u;
     const char      *c;
 
-    in = smt_xmalloc(sizeof(*in) + r->nouts * sizeof(struct px_out));
+    in = smt_xmalloc(sizeof(*in) + r->gen->nouts * sizeof(struct px_out));
     in->rkm = rkm;
+    in->gen = r->gen;
+    atomic_fetch_add(&in->gen->refs, 1);
+    in->hdrs = NULL;
     in->part = p;
     in->next = NULL;
     in->offset = rkm->offset;
@@ -1370,6 +2016,7 @@ static struct px_input *track(struct px_relay *r, rd_kafka_message_t *rkm,
     atomic_fetch_add(&r->inflight_records, 1);
     atomic_fetch_add(&r->inflight_bytes, (long long)in->bytes);
     atomic_fetch_add(&r->n_in, 1);
+    px_metrics_add(r->rm.m, p->m_in, 1);
     for (c = topic; *c != '\0'; c++) {
         h = (h ^ (uint8_t)*c) * 16777619u;
     }
@@ -1386,6 +2033,7 @@ static void dispatch(struct px_relay *r, rd_kafka_message_t **msgs, size_t n)
     uint32_t         widx[PX_BATCH];
     size_t           i, k;
     int              w;
+    int64_t          t = now_us(); /* one clock read per batch */
 
     for (i = 0; i < n; i++) {
         if (msgs[i]->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -1397,6 +2045,7 @@ static void dispatch(struct px_relay *r, rd_kafka_message_t **msgs, size_t n)
             continue;
         }
         per[i] = track(r, msgs[i], &widx[i]);
+        per[i]->t_us = t;
     }
     for (w = 0; w < r->nworkers; w++) {
         struct px_input *mine[PX_BATCH];
@@ -1413,6 +2062,196 @@ static void dispatch(struct px_relay *r, rd_kafka_message_t **msgs, size_t n)
     }
 }
 
+/* ---------------------------------------------------------------------- */
+/* Metrics and the admin endpoint (proxy/metrics.c, proxy/admin.c)
+ *
+ * Counting happens where the counters above are counted, on a per-thread
+ * shard (workers: their index; the consumer thread: nworkers). What is
+ * cheaper to read than to count is read at scrape time on the HTTP
+ * thread: in-flight gauges (atomics), producer queues (rd_kafka_outq_len
+ * is thread-safe) and per-step drops (every step instance counts them
+ * already, once per worker). Consumer lag is computed by the consumer
+ * thread once a second from librdkafka's cached high watermark
+ * (rd_kafka_get_watermark_offsets: no request to the broker, updated on
+ * every fetch) minus the offset we would commit: no statistics JSON to
+ * parse, no blocking watermark query, and it includes records still in
+ * flight, which is what an operator wants to see. The admin server is
+ * stopped before anything its hooks read is freed. */
+
+/* Consumer thread, every loop turn: lag once a second (admin only), and
+ * whether a broker answers again after ALL_BROKERS_DOWN. */
+static void metrics_tick(struct px_relay *r, int64_t now, ssize_t consumed)
+{
+    struct px_part *p;
+    int64_t         lo, hi, base;
+
+    if (atomic_load_explicit(&r->brokers_down, memory_order_relaxed)) {
+        if (consumed > 0) {
+            atomic_store(&r->brokers_down, 0);
+        } else if (now - r->last_probe >= 2000) {
+            const struct rd_kafka_metadata *md = NULL;
+
+            /* nothing flows while no broker answers, so a short blocking
+             * probe costs nothing */
+            r->last_probe = now;
+            if (rd_kafka_metadata(r->consumer, 0, NULL, &md, 500) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
+                atomic_store(&r->brokers_down, 0);
+            }
+            if (md != NULL) {
+                rd_kafka_metadata_destroy(md);
+            }
+        }
+    }
+    if (r->admin == NULL || now - r->last_lag < 1000) {
+        return;
+    }
+    r->last_lag = now;
+    for (p = r->parts; p != NULL; p = p->next) {
+        if (rd_kafka_get_watermark_offsets(r->consumer, p->topic,
+                                           p->partition, &lo, &hi) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi < 0) {
+            continue;
+        }
+        base = p->stored;
+        if (base < 0) {
+            /* nothing retired since the assignment: the fetch position */
+            rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(1);
+
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+            if (rd_kafka_position(r->consumer, l) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
+                base = l->elems[0].offset;
+            }
+            rd_kafka_topic_partition_list_destroy(l);
+        }
+        if (base >= 0) {
+            px_metrics_set(r->rm.m, p->m_lag, hi > base ? hi - base : 0);
+        }
+    }
+}
+
+/* The HTTP thread, at each scrape. */
+static void metrics_collect(void *opaque, struct px_metrics *m)
+{
+    struct px_relay *r = opaque;
+    struct px_gen   *g;
+    int64_t          outq = 0;
+    uint32_t         ri, si;
+    int              i;
+
+    px_metrics_set(m, r->rm.inflight_records,
+                   atomic_load(&r->inflight_records));
+    px_metrics_set(m, r->rm.inflight_bytes, atomic_load(&r->inflight_bytes));
+    for (i = 0; i < r->nworkers; i++) {
+        if (r->workers[i].producer != NULL) {
+            outq += rd_kafka_outq_len(r->workers[i].producer);
+        }
+    }
+    px_metrics_set(m, r->rm.outq, outq);
+    if ((g = gen_current(r)) == NULL) {
+        return;
+    }
+    /* the current generation's step counters (a reload starts them anew) */
+    for (ri = 0; ri < g->pc->nroutes; ri++) {
+        for (si = 0; si < g->pc->routes[ri].chain.n; si++) {
+            uint64_t dropped = 0;
+
+            for (i = 0; i < g->npl; i++) {
+                const struct smt_pipeline *pl = g->pl[i];
+
+                if (pl != NULL && ri < pl->nroutes && si < pl->chains[ri]->n) {
+                    /* written by that worker only; a relaxed read of a
+                     * 64-bit counter is all a scrape needs */
+                    dropped += __atomic_load_n(
+                        &pl->chains[ri]->steps[si].n.dropped,
+                        __ATOMIC_RELAXED);
+                }
+            }
+            px_metrics_set(m, g->rm.filtered[g->rm.step_base[ri] + si],
+                           (int64_t)dropped);
+        }
+    }
+    gen_release(r, g);
+}
+
+static int admin_healthy(void *opaque, char *reason, size_t size)
+{
+    struct px_relay *r = opaque;
+
+    if (atomic_load(&r->fatal)) {
+        snprintf(reason, size, "stopping after a fatal error");
+        return 0;
+    }
+    return 1;
+}
+
+static int admin_ready(void *opaque, char *reason, size_t size)
+{
+    struct px_relay *r = opaque;
+
+    if (stop_signals || atomic_load(&r->fatal)) {
+        snprintf(reason, size, "stopping");
+        return 0;
+    }
+    if (atomic_load(&r->brokers_down)) {
+        snprintf(reason, size, "no broker reachable");
+        return 0;
+    }
+    if (atomic_load(&r->assigned) == 0) {
+        snprintf(reason, size, "no partitions assigned");
+        return 0;
+    }
+    return 1;
+}
+
+static char *admin_config(void *opaque)
+{
+    struct px_relay *r = opaque;
+    struct px_gen   *g = gen_current(r);
+    char            *json = NULL;
+
+    if (g != NULL) {
+        json = g->pc->tree != NULL ? px_config_json(g->pc->tree->root) : NULL;
+        gen_release(r, g);
+    }
+    return json;
+}
+
+static enum px_reload_result admin_reload(void *opaque, struct smt_diags *d,
+                                          uint64_t *generation);
+
+/* Starts the admin endpoint when enabled. Returns 0 or -1 (logged). */
+static int admin_start(struct px_relay *r)
+{
+    struct px_admin_hooks h;
+    struct smt_err        err;
+
+    if (!r->xc.admin_enable) {
+        return 0;
+    }
+    memset(&h, 0, sizeof(h));
+    h.opaque = r;
+    h.healthy = admin_healthy;
+    h.ready = admin_ready;
+    h.config = admin_config;
+    h.reload = admin_reload;
+    r->admin = px_admin_start(r->xc.admin_listen,
+                              (uint32_t)r->xc.admin_max_conns, r->rm.m, &h,
+                              &err);
+    if (r->admin == NULL) {
+        PX_ERR("%s", err.msg);
+        return -1;
+    }
+    PX_INFO("admin endpoint on %s (port %u): /metrics /healthz /readyz "
+            "/config /reload", r->xc.admin_listen, px_admin_port(r->admin));
+    return 0;
+}
+
+static void reload_tick(struct px_relay *r, int64_t now);
+
 static void consume_loop(struct px_relay *r)
 {
     rd_kafka_message_t *msgs[PX_BATCH];
@@ -1424,7 +2263,7 @@ static void consume_loop(struct px_relay *r)
 
     memset(&rates, 0, sizeof(rates));
     rates.at = now;
-    while (!stop_signals && !atomic_load(&r->fatal)) {
+    while (!stop_signals && !atomic_load(&r->fatal) && !r->restart) {
         flow_control(r);
         /* A batch at a time: also serves rebalances and errors. */
         n = rd_kafka_consume_batch_queue(q, 100, msgs, PX_BATCH);
@@ -1437,6 +2276,8 @@ static void consume_loop(struct px_relay *r)
             sweep_zombies(r, 0);
             last_store = now;
         }
+        metrics_tick(r, now, n);
+        reload_tick(r, now);
         if (now - last_stats >= 500) {
             stats_file(r);
             if (r->opts->progress) {
@@ -1462,42 +2303,468 @@ static void consume_loop(struct px_relay *r)
     }
 }
 
+/* The consumer, and the producer configuration every worker's producer is
+ * made from (returned in *pconf, owned by the caller). */
 static int start_clients(struct px_relay *r, const char *bootstrap,
-                         struct smt_diags *d)
+                         rd_kafka_conf_t **pconf, struct smt_diags *d)
 {
-    rd_kafka_conf_t *cconf, *pconf;
+    rd_kafka_conf_t *cconf;
     char             errstr[512];
 
     cconf = px_kafka_conf(r->pc, &r->xc, 0, bootstrap, d);
-    pconf = px_kafka_conf(r->pc, &r->xc, 1, bootstrap, d);
-    if (cconf == NULL || pconf == NULL) {
+    *pconf = px_kafka_conf(r->pc, &r->xc, 1, bootstrap, d);
+    if (cconf == NULL || *pconf == NULL) {
         if (cconf != NULL) {
             rd_kafka_conf_destroy(cconf);
         }
-        if (pconf != NULL) {
-            rd_kafka_conf_destroy(pconf);
+        if (*pconf != NULL) {
+            rd_kafka_conf_destroy(*pconf);
+            *pconf = NULL;
         }
         return -1;
     }
     rd_kafka_conf_set_opaque(cconf, r);
-    rd_kafka_conf_set_opaque(pconf, r);
     rd_kafka_conf_set_rebalance_cb(cconf, rebalance_cb);
     rd_kafka_conf_set_error_cb(cconf, error_cb);
-    rd_kafka_conf_set_error_cb(pconf, error_cb);
+    rd_kafka_conf_set_error_cb(*pconf, error_cb);
     rd_kafka_conf_set_log_cb(cconf, log_cb);
-    rd_kafka_conf_set_log_cb(pconf, log_cb);
-    rd_kafka_conf_set_dr_msg_cb(pconf, dr_cb);
-    r->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof(errstr));
-    if (r->producer == NULL) {
-        rd_kafka_conf_destroy(cconf);
-        return smt_diag(d, NULL, "producer: %s", errstr);
-    }
+    rd_kafka_conf_set_log_cb(*pconf, log_cb);
+    rd_kafka_conf_set_dr_msg_cb(*pconf, dr_cb);
     r->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, errstr, sizeof(errstr));
     if (r->consumer == NULL) {
         return smt_diag(d, NULL, "consumer: %s", errstr);
     }
     rd_kafka_poll_set_consumer(r->consumer);
     return 0;
+}
+
+/* Worker w's producer (from a copy of pconf), its eventfd, and its
+ * delivery-report queue wired to that eventfd. */
+static int start_worker_producer(struct px_worker *w,
+                                 const rd_kafka_conf_t *pconf,
+                                 struct smt_diags *d)
+{
+    rd_kafka_conf_t  *conf = rd_kafka_conf_dup(pconf);
+    rd_kafka_queue_t *q;
+    char              errstr[512];
+    static const uint64_t one = 1;
+
+    rd_kafka_conf_set_opaque(conf, w);
+    w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (w->producer == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return smt_diag(d, NULL, "producer: %s", errstr);
+    }
+    q = rd_kafka_queue_get_main(w->producer);
+    rd_kafka_queue_io_event_enable(q, w->efd, &one, sizeof(one));
+    rd_kafka_queue_destroy(q);
+    return 0;
+}
+
+/* Creates a DLQ topic that does not exist yet, as Connect's DLQ reporter
+ * does: one partition, errors.deadletterqueue.topic.replication.factor
+ * replicas (-1: the broker's default). An existing topic is left as it is.
+ * A topic that cannot be created is a warning: the broker may still
+ * auto-create it, and if the DLQ cannot be written when a record needs it,
+ * the relay stops without committing past that record. */
+static void create_dlq_topic(struct px_relay *r, const char *topic,
+                             int64_t rf)
+{
+    rd_kafka_NewTopic_t                 *nt;
+    rd_kafka_queue_t                    *q;
+    rd_kafka_event_t                    *ev;
+    const rd_kafka_CreateTopics_result_t *res;
+    const rd_kafka_topic_result_t      **tr;
+    rd_kafka_AdminOptions_t             *ao;
+    size_t                               n;
+    char                                 errstr[256];
+
+    nt = rd_kafka_NewTopic_new(topic, 1, (int)rf, errstr, sizeof(errstr));
+    if (nt == NULL) {
+        PX_WARN("DLQ topic '%s': %s", topic, errstr);
+        return;
+    }
+    q = rd_kafka_queue_new(r->consumer);
+    ao = rd_kafka_AdminOptions_new(r->consumer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(ao, 10000, errstr, sizeof(errstr));
+    rd_kafka_CreateTopics(r->consumer, &nt, 1, ao, q);
+    ev = rd_kafka_queue_poll(q, 15000);
+    if (ev == NULL) {
+        PX_WARN("DLQ topic '%s': no answer to CreateTopics within 15 s", topic);
+    } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        PX_WARN("DLQ topic '%s': %s", topic, rd_kafka_event_error_string(ev));
+    } else if ((res = rd_kafka_event_CreateTopics_result(ev)) != NULL) {
+        tr = rd_kafka_CreateTopics_result_topics(res, &n);
+        if (n == 1 &&
+            rd_kafka_topic_result_error(tr[0]) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            PX_INFO("created DLQ topic '%s' (1 partition, replication factor "
+                    "%lld)", topic, (long long)rf);
+        } else if (n == 1 && rd_kafka_topic_result_error(tr[0]) !=
+                                 RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            PX_WARN("cannot create DLQ topic '%s' (1 partition, replication "
+                    "factor %lld): %s; set errors.deadletterqueue.topic."
+                    "replication.factor or create it", topic, (long long)rf,
+                    rd_kafka_topic_result_error_string(tr[0]));
+        }
+    }
+    if (ev != NULL) {
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(ao);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+}
+
+static void create_dlq_topics(struct px_relay *r,
+                              const struct smt_pipeline_conf *pc)
+{
+    uint32_t i;
+
+    if (pc->errors.dlq_topic != NULL && pc->errors.dlq_topic[0]) {
+        create_dlq_topic(r, pc->errors.dlq_topic,
+                         pc->errors.dlq_replication_factor);
+    }
+    for (i = 0; i < pc->nroutes; i++) {
+        const struct smt_route_conf *rt = &pc->routes[i];
+
+        if (rt->has_errors && rt->errors.dlq_topic && rt->errors.dlq_topic[0] &&
+            (pc->errors.dlq_topic == NULL ||
+             strcmp(rt->errors.dlq_topic, pc->errors.dlq_topic) != 0)) {
+            create_dlq_topic(r, rt->errors.dlq_topic,
+                             rt->errors.dlq_replication_factor);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reload (docs/operations.md)
+ *
+ * SIGHUP, a change of the pipeline file (inotify, debounced) or POST
+ * /reload: the consumer thread loads and checks the file and builds every
+ * worker's pipeline for it (gen_new) before anything changes; any error
+ * leaves the running generation untouched. Routes, chains, conditions,
+ * errors, formats and the daemon's limits/delivery/log settings change in
+ * place, between batches, without leaving the group. A change to what the
+ * Kafka clients were made from (kafka/consumer/producer, the name, input
+ * topics, workers, queue sizes, the admin endpoint) is applied by a clean
+ * stop (drain, commit, leave) and a start with the new file. */
+
+static volatile sig_atomic_t hup_signals;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    hup_signals++;
+}
+
+static int kv_same(const struct smt_kv *a, const struct smt_kv *b)
+{
+    uint32_t i;
+
+    if (a->n != b->n) {
+        return 0;
+    }
+    for (i = 0; i < a->n; i++) {
+        if (strcmp(a->k[i], b->k[i]) != 0 || strcmp(a->v[i], b->v[i]) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int str_same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) ||
+           (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* What of b cannot be applied to a running relay made from a, or NULL. */
+static const char *needs_restart(const struct smt_pipeline_conf *a,
+                                 const struct px_conf *ax,
+                                 const struct smt_pipeline_conf *b,
+                                 const struct px_conf *bx)
+{
+    uint32_t i;
+
+    if (!kv_same(&a->kafka, &b->kafka)) {
+        return "kafka";
+    }
+    if (!kv_same(&a->consumer, &b->consumer)) {
+        return "consumer";
+    }
+    if (!kv_same(&a->producer, &b->producer)) {
+        return "producer";
+    }
+    if (!str_same(a->name, b->name)) {
+        return "name";
+    }
+    if (!str_same(a->topic_regex, b->topic_regex) ||
+        a->topics.n != b->topics.n) {
+        return "input topics";
+    }
+    for (i = 0; i < a->topics.n; i++) {
+        if (strcmp(a->topics.v[i], b->topics.v[i]) != 0) {
+            return "input topics";
+        }
+    }
+    if (ax->workers != bx->workers) {
+        return "workers";
+    }
+    if (ax->queue_records != bx->queue_records) {
+        return "limits.worker.queue.records";
+    }
+    if (ax->embedded_partitions != bx->embedded_partitions) {
+        return "delivery.embedded.partitions";
+    }
+    if (ax->admin_enable != bx->admin_enable ||
+        strcmp(ax->admin_listen, bx->admin_listen) != 0 ||
+        ax->admin_max_conns != bx->admin_max_conns ||
+        ax->admin_max_labels != bx->admin_max_labels) {
+        return "admin";
+    }
+    return NULL;
+}
+
+static void count_reload(struct px_relay *r, int ok)
+{
+    atomic_fetch_add(ok ? &r->n_reload_ok : &r->n_reload_err, 1);
+    px_metrics_thread(r->rm.m, (uint32_t)r->nworkers);
+    px_metrics_add(r->rm.m, ok ? r->rm.reload_ok : r->rm.reload_error, 1);
+}
+
+/* Topics the embedded cluster does not have yet (a reload's new routes). */
+static void embedded_topics(struct px_relay *r,
+                            const struct smt_pipeline_conf *pc);
+
+/* Reloads the pipeline file (consumer thread). Errors go to d. */
+static enum px_reload_result relay_reload(struct px_relay *r,
+                                          const char *why,
+                                          struct smt_diags *d)
+{
+    struct smt_pipeline_conf *pc;
+    struct px_conf            xc;
+    struct px_gen            *g, *old;
+    const char               *what;
+    uint32_t                  i, n0 = d->n;
+
+    PX_INFO("reload (%s): loading %s", why, r->opts->config_path);
+    pc = smt_pipeline_conf_load(r->opts->config_path, d);
+    if (pc == NULL || px_conf_load(&xc, pc, d) != 0 ||
+        (pc->topics.n == 0 && pc->topic_regex == NULL &&
+         smt_diag(d, NULL, "%s: no input topics: set input.topics or "
+                           "input.topic.regex", r->opts->config_path))) {
+        goto invalid;
+    }
+    if ((what = needs_restart(r->pc, &r->xc, pc, &xc)) != NULL) {
+        smt_pipeline_conf_free(pc);
+        if (px_kafka_embedded(r->pc)) {
+            smt_diag(d, NULL, "%s: '%s' changed, which needs new Kafka "
+                              "clients, and the embedded cluster would be "
+                              "lost with them: restart smtproxy",
+                     r->opts->config_path, what);
+            count_reload(r, 0);
+            PX_ERR("reload rejected: '%s' changed (embedded cluster)", what);
+            return PX_RELOAD_CONFLICT;
+        }
+        PX_INFO("reload: '%s' changed: draining, committing and starting "
+                "again with new Kafka clients", what);
+        count_reload(r, 1);
+        r->restart = 1;
+        return PX_RELOAD_OK;
+    }
+    if ((g = gen_new(r, pc, d)) == NULL) {
+        pc = NULL; /* gen_new freed it */
+        goto invalid;
+    }
+    if (px_kafka_embedded(r->pc)) {
+        embedded_topics(r, pc);
+    } else {
+        create_dlq_topics(r, pc);
+    }
+    pthread_mutex_lock(&r->gen_mu);
+    old = r->gen;
+    r->gen = g;
+    pthread_mutex_unlock(&r->gen_mu);
+    gen_release(r, old);
+    /* the daemon settings that apply in place */
+    r->xc.max_records = xc.max_records;
+    r->xc.max_bytes = xc.max_bytes;
+    r->xc.shutdown_ms = xc.shutdown_ms;
+    r->xc.commit_ms = xc.commit_ms;
+    r->xc.revoke_ms = xc.revoke_ms;
+    r->xc.log_level = px_log_level = xc.log_level;
+    r->xc.log_format = px_log_format = xc.log_format;
+    r->xc.stats_ms = xc.stats_ms;
+    r->xc.reload_watch = xc.reload_watch;
+    r->xc.reload_debounce_ms = xc.reload_debounce_ms;
+    if ((uint32_t)pc->errors.breaker_max_failures != r->breaker.max_failures ||
+        pc->errors.breaker_window_ms != r->breaker.window_ms) {
+        pthread_mutex_lock(&r->breaker_mu);
+        smt_breaker_fini(&r->breaker);
+        smt_breaker_init(&r->breaker, (uint32_t)pc->errors.breaker_max_failures,
+                         pc->errors.breaker_window_ms);
+        pthread_mutex_unlock(&r->breaker_mu);
+    }
+    count_reload(r, 1);
+    PX_INFO("reload: generation %llu running: %u route(s)",
+            (unsigned long long)g->seq, pc->nroutes);
+    return PX_RELOAD_OK;
+
+invalid:
+    smt_pipeline_conf_free(pc);
+    count_reload(r, 0);
+    for (i = n0; i < d->n; i++) {
+        PX_ERR("reload rejected: %s", d->msg[i]);
+    }
+    if (d->n == n0) {
+        PX_ERR("reload rejected: %s does not load", r->opts->config_path);
+    }
+    return PX_RELOAD_INVALID;
+}
+
+/* POST /reload (the admin endpoint's thread): hands the reload to the
+ * consumer thread and waits for its result. */
+static enum px_reload_result admin_reload(void *opaque, struct smt_diags *d,
+                                          uint64_t *generation)
+{
+    struct px_relay      *r = opaque;
+    struct timespec       ts;
+    uint64_t              ticket;
+    enum px_reload_result res = PX_RELOAD_CONFLICT;
+
+    pthread_mutex_lock(&r->reload_mu);
+    while (r->reload_req && !stop_signals && !atomic_load(&r->fatal)) {
+        pthread_cond_wait(&r->reload_cv, &r->reload_mu);
+    }
+    ticket = ++r->reload_ticket;
+    r->reload_req = 1;
+    r->reload_diags = d;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 120;
+    while (r->reload_done_ticket < ticket && !stop_signals &&
+           !atomic_load(&r->fatal)) {
+        if (pthread_cond_timedwait(&r->reload_cv, &r->reload_mu, &ts) != 0) {
+            break;
+        }
+    }
+    if (r->reload_done_ticket >= ticket) {
+        res = r->reload_res;
+        *generation = r->reload_gen;
+    } else {
+        r->reload_req = 0;
+        smt_diag(d, NULL, "the relay did not take the reload within 120 s "
+                          "(stopping, or busy in a rebalance)");
+    }
+    r->reload_diags = NULL; /* the consumer thread must not write it now */
+    pthread_cond_broadcast(&r->reload_cv);
+    pthread_mutex_unlock(&r->reload_mu);
+    return res;
+}
+
+static void watch_config(struct px_relay *r);
+
+/* The consumer loop's reload duties: SIGHUP, the file's changes, POST
+ * /reload. */
+static void reload_tick(struct px_relay *r, int64_t now)
+{
+    static sig_atomic_t   seen_hup;
+    char                  buf[4096]
+        __attribute__((aligned(__alignof__(struct inotify_event))));
+    const char           *base;
+    ssize_t               len;
+    struct smt_diags      d;
+    enum px_reload_result res;
+    uint32_t              i;
+
+    if (hup_signals != seen_hup) {
+        seen_hup = hup_signals;
+        smt_diags_init(&d);
+        relay_reload(r, "SIGHUP", &d);
+        smt_diags_fini(&d);
+    }
+    if (r->inotify_fd >= 0) {
+        base = strrchr(r->opts->config_path, '/');
+        base = base ? base + 1 : r->opts->config_path;
+        while ((len = read(r->inotify_fd, buf, sizeof(buf))) > 0) {
+            ssize_t off = 0;
+
+            while (off < len) {
+                const struct inotify_event *ev =
+                    (const struct inotify_event *)(buf + off);
+
+                if (ev->len > 0 && strcmp(ev->name, base) == 0) {
+                    r->reload_due = now + r->xc.reload_debounce_ms;
+                }
+                off += (ssize_t)(sizeof(*ev) + ev->len);
+            }
+        }
+        if (r->reload_due != 0 && now >= r->reload_due) {
+            r->reload_due = 0;
+            smt_diags_init(&d);
+            relay_reload(r, "file changed", &d);
+            smt_diags_fini(&d);
+        }
+    }
+    pthread_mutex_lock(&r->reload_mu);
+    if (r->reload_req && r->reload_done_ticket < r->reload_ticket) {
+        uint64_t ticket = r->reload_ticket;
+
+        pthread_mutex_unlock(&r->reload_mu);
+        smt_diags_init(&d);
+        res = relay_reload(r, "POST /reload", &d);
+        pthread_mutex_lock(&r->reload_mu);
+        if (r->reload_diags != NULL) {
+            for (i = 0; i < d.n; i++) {
+                smt_diag(r->reload_diags, NULL, "%s", d.msg[i]);
+            }
+        }
+        smt_diags_fini(&d);
+        r->reload_res = res;
+        r->reload_gen = r->gen->seq;
+        r->reload_done_ticket = ticket;
+        r->reload_req = 0;
+        pthread_cond_broadcast(&r->reload_cv);
+    }
+    pthread_mutex_unlock(&r->reload_mu);
+    if ((r->inotify_fd >= 0) != (r->xc.reload_watch != 0)) {
+        watch_config(r); /* reload.watch changed */
+    }
+}
+
+/* Starts (reload.watch) or stops watching the pipeline file's directory. */
+static void watch_config(struct px_relay *r)
+{
+    char        dir[4096];
+    const char *slash = strrchr(r->opts->config_path, '/');
+
+    if (r->inotify_fd >= 0) {
+        close(r->inotify_fd);
+        r->inotify_fd = -1;
+    }
+    if (!r->xc.reload_watch) {
+        return;
+    }
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    } else if (slash == r->opts->config_path) {
+        snprintf(dir, sizeof(dir), "/");
+    } else {
+        snprintf(dir, sizeof(dir), "%.*s",
+                 (int)(slash - r->opts->config_path), r->opts->config_path);
+    }
+    r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (r->inotify_fd < 0 ||
+        (r->inotify_wd = inotify_add_watch(
+             r->inotify_fd, dir,
+             IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY)) < 0) {
+        PX_WARN("reload.watch: cannot watch '%s': %s (SIGHUP and POST "
+                "/reload still work)", dir, strerror(errno));
+        if (r->inotify_fd >= 0) {
+            close(r->inotify_fd);
+        }
+        r->inotify_fd = -1;
+        r->xc.reload_watch = 0;
+    }
 }
 
 static void print_diags(const struct smt_diags *d)
@@ -1513,18 +2780,22 @@ int px_relay_run(const struct px_run_opts *opts)
 {
     struct px_relay     r;
     struct smt_diags    d;
-    struct smt_err      err;
     struct sigaction    sa;
+    rd_kafka_conf_t    *pconf = NULL;
     char                bootstrap[512];
     int                 i, started = 0, rc;
-    int64_t             t0;
     long long           left;
 
     memset(&r, 0, sizeof(r));
     r.opts = opts;
     pthread_mutex_init(&r.fatal_mu, NULL);
     pthread_mutex_init(&r.drain_mu, NULL);
+    pthread_mutex_init(&r.breaker_mu, NULL);
+    pthread_mutex_init(&r.gen_mu, NULL);
+    pthread_mutex_init(&r.reload_mu, NULL);
+    pthread_cond_init(&r.reload_cv, NULL);
     pthread_cond_init(&r.drain_cv, NULL);
+    r.inotify_fd = -1;
     smt_diags_init(&d);
     r.pc = smt_pipeline_conf_load(opts->config_path, &d);
     if (r.pc == NULL || px_conf_load(&r.xc, r.pc, &d) != 0) {
@@ -1534,6 +2805,7 @@ int px_relay_run(const struct px_run_opts *opts)
         return 2;
     }
     px_log_level = r.xc.log_level;
+    px_log_format = r.xc.log_format;
     if (r.pc->topics.n == 0 && r.pc->topic_regex == NULL) {
         fprintf(stderr, "%s: no input topics: set input.topics or "
                         "input.topic.regex\n", opts->config_path);
@@ -1541,14 +2813,16 @@ int px_relay_run(const struct px_run_opts *opts)
         smt_diags_fini(&d);
         return 2;
     }
-    r.nouts = 2 * r.pc->nroutes + 2;
-    r.n_route_out = smt_xcalloc(r.pc->nroutes + 1, sizeof(*r.n_route_out));
+    smt_breaker_init(&r.breaker, (uint32_t)r.pc->errors.breaker_max_failures,
+                     r.pc->errors.breaker_window_ms);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     rc = 2;
@@ -1557,39 +2831,59 @@ int px_relay_run(const struct px_run_opts *opts)
             goto out;
         }
     }
-    if (start_clients(&r, px_kafka_embedded(r.pc) ? bootstrap : NULL, &d) !=
-        0) {
+    if (start_clients(&r, px_kafka_embedded(r.pc) ? bootstrap : NULL, &pconf,
+                      &d) != 0) {
         print_diags(&d);
         goto out;
     }
     r.nworkers = (int)r.xc.workers;
+    /* a shard per worker, one for the consumer thread */
+    px_relay_metrics_init(&r.rm, r.pc, (uint32_t)r.nworkers + 1,
+                          (uint32_t)r.xc.admin_max_labels);
+    px_metrics_thread(r.rm.m, (uint32_t)r.nworkers);
+    px_metrics_on_collect(r.rm.m, metrics_collect, &r);
+    if ((r.gen = gen_new(&r, r.pc, &d)) == NULL) {
+        print_diags(&d);
+        goto out;
+    }
     r.workers = smt_xcalloc((size_t)r.nworkers, sizeof(*r.workers));
     for (i = 0; i < r.nworkers; i++) {
         struct px_worker *w = &r.workers[i];
 
         w->r = &r;
         w->id = i;
-        smt_arena_init(&w->arena, 64 * 1024);
-        queue_init(&w->q, (size_t)r.xc.queue_records);
-        w->pl = smt_pipeline_new(r.pc, &err);
-        if (w->pl == NULL) {
-            fprintf(stderr, "%s: %s\n", opts->config_path, err.msg);
+        w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (w->efd < 0) {
+            fprintf(stderr, "smtproxy: eventfd: %s\n", strerror(errno));
             r.nworkers = i;
-            queue_fini(&w->q);
-            smt_arena_fini(&w->arena);
+            goto out;
+        }
+        smt_arena_init(&w->arena, 64 * 1024);
+        queue_init(&w->q, (size_t)r.xc.queue_records, w->efd);
+        if (start_worker_producer(w, pconf, &d) != 0) {
+            print_diags(&d);
+            r.nworkers = i + 1;
             goto out;
         }
     }
     for (i = 0; i < r.nworkers; i++) {
         pthread_create(&r.workers[i].thr, NULL, worker_main, &r.workers[i]);
     }
-    pthread_create(&r.poll_thr, NULL, poll_main, &r);
     started = 1;
-    if (subscribe(&r) != 0) {
-        relay_fatal(&r, "could not subscribe");
+    if (admin_start(&r) != 0) {
+        relay_fatal(&r, "admin endpoint not started");
+        r.exit_code = 2;
+    } else {
+        if (!px_kafka_embedded(r.pc)) {
+            create_dlq_topics(&r, r.pc); /* the embedded cluster made them */
+        }
+        if (subscribe(&r) != 0) {
+            relay_fatal(&r, "could not subscribe");
+        }
     }
     PX_INFO("relay '%s' running: %u route(s), %d worker(s)",
             r.pc->name ? r.pc->name : "", r.pc->nroutes, r.nworkers);
+    watch_config(&r);
 
     consume_loop(&r);
 
@@ -1597,22 +2891,20 @@ int px_relay_run(const struct px_run_opts *opts)
      * they have, wait for every delivery, commit, leave the group. */
     PX_INFO("stopping: draining %lld record(s) in flight",
             (long long)atomic_load(&r.inflight_records));
-    t0 = now_ms();
+    r.drain_deadline = now_ms() + r.xc.shutdown_ms;
     for (i = 0; i < r.nworkers; i++) {
         queue_close(&r.workers[i].q);
     }
+    /* each worker delivers what it holds, up to the deadline */
     for (i = 0; i < r.nworkers; i++) {
         pthread_join(r.workers[i].thr, NULL);
     }
-    rd_kafka_flush(r.producer,
-                   (int)(r.xc.shutdown_ms > now_ms() - t0
-                             ? r.xc.shutdown_ms - (now_ms() - t0)
-                             : 0));
+    started = 0;
     wait_drained(&r, NULL, 0);
     commit_parts(&r, NULL);
     r.stopping = 1;
     left = atomic_load(&r.inflight_records);
-    rc = atomic_load(&r.fatal) ? r.exit_code : 0;
+    rc = atomic_load(&r.fatal) ? r.exit_code : r.restart ? PX_RELAY_RESTART : 0;
     if (left > 0 && !atomic_load(&r.fatal)) {
         PX_ERR("%lld record(s) not delivered within delivery.shutdown.timeout;"
                " their offsets are not committed", left);
@@ -1622,22 +2914,37 @@ int px_relay_run(const struct px_run_opts *opts)
         fprintf(stderr, "smtproxy: %s\n", r.fatal_msg);
     }
 out:
+    /* before anything its hooks read goes away */
+    px_admin_stop(r.admin);
+    r.admin = NULL;
     if (r.consumer != NULL) {
         rd_kafka_consumer_close(r.consumer);
     }
     if (started) {
-        atomic_store(&r.poll_stop, 1);
-        pthread_join(r.poll_thr, NULL);
+        /* set-up failed after the workers started (subscribe) */
+        r.drain_deadline = now_ms();
+        for (i = 0; i < r.nworkers; i++) {
+            queue_close(&r.workers[i].q);
+        }
+        for (i = 0; i < r.nworkers; i++) {
+            pthread_join(r.workers[i].thr, NULL);
+        }
     }
     stats_file(&r);
-    /* The producer goes first: anything it still holds refers to inputs,
-     * which must outlive its last delivery report. */
+    /* The producers go first: anything they still hold refers to inputs,
+     * which must outlive their last delivery report. */
     atomic_store(&r.closing, 1);
-    if (r.producer != NULL) {
-        rd_kafka_purge(r.producer,
-                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(r.producer, 0);
-        rd_kafka_destroy(r.producer);
+    for (i = 0; i < r.nworkers; i++) {
+        rd_kafka_t *p = r.workers[i].producer;
+
+        if (p != NULL) {
+            rd_kafka_purge(p, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_poll(p, 0);
+            rd_kafka_destroy(p);
+        }
+    }
+    if (pconf != NULL) {
+        rd_kafka_conf_destroy(pconf);
     }
     while (r.parts != NULL) {
         part_remove(&r, r.parts);
@@ -1646,10 +2953,27 @@ out:
     if (r.consumer != NULL) {
         rd_kafka_destroy(r.consumer);
     }
+    if (r.gen != NULL) {
+        gen_release(&r, r.gen); /* the last reference: no input is left */
+    }
+    for (i = 0; i < (int)atomic_load(&r.nrstat); i++) {
+        free(r.rstat_name[i]);
+    }
+    if (r.inotify_fd >= 0) {
+        close(r.inotify_fd);
+    }
     for (i = 0; i < r.nworkers; i++) {
-        smt_pipeline_free(r.workers[i].pl);
-        queue_fini(&r.workers[i].q);
-        smt_arena_fini(&r.workers[i].arena);
+        struct px_worker *w = &r.workers[i];
+
+        if (w->q.buf != NULL) {
+            queue_fini(&w->q);
+            smt_arena_fini(&w->arena);
+        }
+        if (w->efd >= 0) {
+            close(w->efd);
+        }
+        free(w->dfail);
+        free(w->resend);
     }
     free(r.workers);
     if (r.mock != NULL) {
@@ -1666,11 +2990,17 @@ out:
                 (unsigned long long)atomic_load(&r.n_failed),
                 (unsigned long long)atomic_load(&r.n_unrouted));
     }
-    free(r.n_route_out);
+    px_metrics_thread(NULL, 0);
+    px_relay_metrics_fini(&r.rm);
     smt_pipeline_conf_free((struct smt_pipeline_conf *)r.pc);
     smt_diags_fini(&d);
     pthread_mutex_destroy(&r.fatal_mu);
     pthread_mutex_destroy(&r.drain_mu);
+    pthread_mutex_destroy(&r.breaker_mu);
+    pthread_mutex_destroy(&r.gen_mu);
+    pthread_mutex_destroy(&r.reload_mu);
+    pthread_cond_destroy(&r.reload_cv);
+    smt_breaker_fini(&r.breaker);
     pthread_cond_destroy(&r.drain_cv);
     return rc;
 }

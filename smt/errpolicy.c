@@ -26,6 +26,7 @@
 #include "errpolicy.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* ---------------------------------------------------------------------- */
@@ -242,4 +243,83 @@ int smt_breaker_record(struct smt_breaker *b, int64_t now_ms)
         b->tripped = 1;
     }
     return b->tripped;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reporters */
+
+size_t smt_errlog_line(char *buf, size_t size, const struct smt_errors_conf *ec,
+                       const struct smt_failure_ctx *c)
+{
+    size_t n = 0;
+    int    k;
+
+    if (size == 0) {
+        return 0;
+    }
+    buf[0] = '\0';
+    if (!ec->log_enable) {
+        return 0;
+    }
+#define PUT(...)                                                              \
+    do {                                                                      \
+        k = snprintf(buf + n, size - n, __VA_ARGS__);                         \
+        n = k < 0 ? n : (n + (size_t)k >= size ? size - 1 : n + (size_t)k);   \
+    } while (0)
+    PUT("Error encountered in task %s-%d. Executing stage '%s' with class "
+        "'%s'", c->connector ? c->connector : "", c->task,
+        smt_stage_name(c->stage), c->klass ? c->klass : "");
+    if (ec->log_include_messages) {
+        PUT(", where consumed record is {topic='%s', partition=%d, "
+            "offset=%lld", c->topic ? c->topic : "", (int)c->partition,
+            (long long)c->offset);
+        if (c->ts_type == SMT_TSTYPE_CREATE ||
+            c->ts_type == SMT_TSTYPE_LOG_APPEND) {
+            PUT(", timestamp=%lld, timestampType=%s", (long long)c->ts_ms,
+                c->ts_type == SMT_TSTYPE_CREATE ? "CreateTime"
+                                                : "LogAppendTime");
+        }
+        PUT("}");
+    }
+    PUT(".");
+#undef PUT
+    return n;
+}
+
+void smt_dlq_context_headers(const struct smt_errors_conf *ec,
+                             const struct smt_failure_ctx *c,
+                             void (*add)(void *opaque, const char *name,
+                                         const char *value),
+                             void *opaque)
+{
+    char num[32], trace[1024];
+
+    if (!ec->dlq_context_headers) {
+        return;
+    }
+    add(opaque, "__connect.errors.topic", c->topic ? c->topic : "");
+    snprintf(num, sizeof(num), "%d", (int)c->partition);
+    add(opaque, "__connect.errors.partition", num);
+    snprintf(num, sizeof(num), "%lld", (long long)c->offset);
+    add(opaque, "__connect.errors.offset", num);
+    add(opaque, "__connect.errors.connector.name",
+        c->connector ? c->connector : "");
+    snprintf(num, sizeof(num), "%d", c->task);
+    add(opaque, "__connect.errors.task.id", num);
+    add(opaque, "__connect.errors.stage", smt_stage_name(c->stage));
+    add(opaque, "__connect.errors.class.name", c->klass ? c->klass : "");
+    add(opaque, "__connect.errors.exception.class.name",
+        c->exception ? c->exception : "");
+    add(opaque, "__connect.errors.exception.message", c->message);
+    /* Java's printStackTrace() starts with Throwable.toString(): the class,
+     * then ": message" unless the message is null; we have no frames */
+    snprintf(trace, sizeof(trace), "%s%s%s", c->exception ? c->exception : "",
+             c->message ? ": " : "", c->message ? c->message : "");
+    add(opaque, "__connect.errors.exception.stacktrace", trace);
+    if (c->route != NULL) {
+        add(opaque, "__smtproxy.errors.route", c->route);
+    }
+    if (c->step != NULL) {
+        add(opaque, "__smtproxy.errors.step", c->step);
+    }
 }

@@ -124,4 +124,48 @@ int smt_breaker_record(struct smt_breaker *b, int64_t now_ms);
 /** Failures within the window at now_ms (at most max_failures + 1). */
 uint32_t smt_breaker_count(const struct smt_breaker *b, int64_t now_ms);
 
+/* ---------------------------------------------------------------------- */
+/* Reporters (§4.5): the log line and the DLQ context headers               */
+
+/** Timestamp types of the consumed record, as Kafka numbers them. */
+enum { SMT_TSTYPE_NONE = 0, SMT_TSTYPE_CREATE, SMT_TSTYPE_LOG_APPEND };
+
+/** Where a failed record came from and what failed, for the reporters. */
+struct smt_failure_ctx {
+    const char *connector; /* the pipeline's name */
+    int         task;      /* the worker's index */
+    const char *topic;
+    int32_t     partition;
+    int64_t     offset;
+    int64_t     ts_ms;
+    int         ts_type;   /* SMT_TSTYPE_* */
+    int         stage;     /* enum smt_stage */
+    const char *klass;     /* executing class */
+    const char *exception; /* exception class */
+    const char *message;   /* NULL: Java's null message */
+    const char *route;     /* ours: route name or NULL */
+    const char *step;      /* ours: step id or NULL */
+};
+
+/** Connect's LogReporter line into buf (always NUL-terminated):
+ *  "Error encountered in task <connector>-<task>. Executing stage
+ *  '<STAGE>' with class '<class>'[, where consumed record is {topic='t',
+ *  partition=p, offset=o[, timestamp=ms, timestampType=T]}]." — the record
+ *  part only with errors.log.include.messages. Returns the line's length,
+ *  or 0 (buf empty) when errors.log.enable is off: nothing is logged. */
+size_t smt_errlog_line(char *buf, size_t size, const struct smt_errors_conf *ec,
+                       const struct smt_failure_ctx *c);
+
+/** Calls add() for each DLQ context header, in Connect's order and value
+ *  formats (__connect.errors.topic ... .exception.stacktrace, whose text is
+ *  "<exception>: <message>"), then ours: __smtproxy.errors.route and
+ *  __smtproxy.errors.step when known. value NULL = a null header value
+ *  (Connect's null exception message). Nothing when
+ *  errors.deadletterqueue.context.headers.enable is off. */
+void smt_dlq_context_headers(const struct smt_errors_conf *ec,
+                             const struct smt_failure_ctx *c,
+                             void (*add)(void *opaque, const char *name,
+                                         const char *value),
+                             void *opaque);
+
 #endif

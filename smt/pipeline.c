@@ -151,6 +151,7 @@ void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
         const struct smt_route_conf *route = &pc->routes[i];
 
         smt_record_fork(&rec, in);
+        rec.codec = pc->codec;
         smt_err_clear(&err);
         if (route->cond != NULL) {
             r = smt_cond_eval(route->cond, &rec, &err);
@@ -210,5 +211,32 @@ void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
         out.in = in;
         out.rec = in;
         emit(opaque, &out);
+    }
+}
+
+const char *smt_failure_class(const struct smt_pipeline_conf *pc,
+                              const struct smt_output *o, char *buf,
+                              size_t size)
+{
+    int fmt;
+
+    if (o->step != NULL) {
+        return smt_inst_class(o->step, buf, size);
+    }
+    if (o->err->stage != SMT_STAGE_KEY_CONVERTER &&
+        o->err->stage != SMT_STAGE_VALUE_CONVERTER) {
+        return "smtproxy.condition";
+    }
+    fmt = o->err->stage == SMT_STAGE_KEY_CONVERTER ? pc->key_fmt
+                                                   : pc->value_fmt;
+    switch (fmt) {
+    case SMT_FMT_STRING:
+        return "org.apache.kafka.connect.storage.StringConverter";
+    case SMT_FMT_BYTES:
+        return "org.apache.kafka.connect.converters.ByteArrayConverter";
+    case SMT_FMT_AVRO:
+        return "io.confluent.connect.avro.AvroConverter";
+    default:
+        return "org.apache.kafka.connect.json.JsonConverter";
     }
 }

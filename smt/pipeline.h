@@ -35,6 +35,10 @@ struct smt_errors_conf {
     char   *dlq_topic;        /* NULL/empty = no DLQ */
     int64_t dlq_replication_factor;
     int     dlq_context_headers;
+    /* ours, pipeline-wide only: more than breaker_max_failures failures
+     * within breaker_window_ms stop the pipeline; 0 = no breaker */
+    int64_t breaker_max_failures;
+    int64_t breaker_window_ms;
 };
 
 struct smt_route_conf {
@@ -64,7 +68,26 @@ struct smt_pipeline_conf {
     struct smt_kv           kafka, consumer, producer;
     /* anything else a later part of the daemon reads (admin, workers ...) */
     const struct smt_cnode *extra;
+    /* Avro: schema registry and/or local schemas with their caches
+     * (avro.h), shared by every worker; NULL unless a format is avro. */
+    struct smt_codec       *codec;
 };
+
+/** One section of the pipeline file, for the generated reference
+ *  (`smtproxy options`, docs/config.md): its key, a paragraph of prose and
+ *  its option table, NULL for a section whose keys are not options (a
+ *  pass-through property map, a list). Tables listed here are the ones the
+ *  loader uses, so the reference cannot drift from what is accepted. */
+struct smt_conf_section {
+    const char           *key;  /* "input", "routes[].errors", ... */
+    const char           *doc;  /* markdown prose, may be several sentences */
+    const struct smt_opt *opts; /* {0}-terminated, or NULL */
+};
+
+/** The sections smt/ loads, in file order; ends with a {NULL} entry. A new
+ *  section table in pipeline_conf.c must be added here. The daemon's own
+ *  sections are px_conf_sections (proxy/px.h). */
+extern const struct smt_conf_section smt_pipeline_sections[];
 
 /** Loads a pipeline: a YAML file, or a Kafka Connect connector config
  *  (.properties, or .json of the REST API) which becomes a one-route
@@ -131,5 +154,15 @@ void smt_pipeline_free(struct smt_pipeline *pl);
  *  in in->arena and are valid until it is reset. in is not changed. */
 void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
                           smt_emit_fn emit, void *opaque);
+
+/** Connect's "executing class" of a FAIL output, as the DLQ's
+ *  __connect.errors.class.name and the error log name it: the failing
+ *  step's transform class; for a key/value that does not decode or encode,
+ *  the converter of its format (JsonConverter, StringConverter,
+ *  ByteArrayConverter, AvroConverter); "smtproxy.condition" for a route
+ *  condition. buf holds a step's class name. */
+const char *smt_failure_class(const struct smt_pipeline_conf *pc,
+                              const struct smt_output *o, char *buf,
+                              size_t size);
 
 #endif /* SMT_PIPELINE_H */

@@ -26,11 +26,16 @@
  *       topic: sensors.audit
  *       errors: {...}              # overrides per key
  *   unrouted: drop | dlq | {topic: other}
+ *   schema.registry: {url: http://sr:8081, basic.auth.user.info: u:p, ...}
+ *   schemas: {1: sensor.avsc, 2: {file: b.avsc, subject: t-value}}
  *   admin:, workers:, delivery:, limits:, reload:, log:   # kept in pc->extra
  *   x-anything: ...                # ignored: a place for YAML anchors
  *
  * Connector keys used: name, topics, topics.regex, key.converter,
- * value.converter (+ .schemas.enable), transforms, transforms.*,
+ * value.converter (+ .schemas.enable, and for AvroConverter
+ * .schema.registry.url, .basic.auth.user.info, .basic.auth.credentials
+ * .source, .auto.register.schemas, .use.latest.version, which become the
+ * schema.registry section), transforms, transforms.*,
  * predicates, predicates.*, errors.*, consumer.override.* (to consumer),
  * producer.override.* (to producer). Every other key (connector.class,
  * tasks.max, header.converter, the connector's own settings) configures the
@@ -41,6 +46,7 @@
  * them, `smtproxy apply` does not).
  */
 #include "pipeline.h"
+#include "avro.h"
 #include "regex.h"
 
 #include <stddef.h>
@@ -79,6 +85,12 @@ static const struct smt_opt errors_opts[] = {
     EOPT("deadletterqueue.context.headers.enable", SMT_OPT_BOOL, "false",
          dlq_context_headers, 0, 0, NULL, 0,
          "add __connect.errors.* context headers to DLQ records"),
+    EOPT("breaker.max.failures", SMT_OPT_INT, "0", breaker_max_failures, 0,
+         1000000, NULL, 0,
+         "stop the pipeline when more failures than this fall within "
+         "breaker.window, even under tolerance all; 0 = no breaker"),
+    EOPT("breaker.window", SMT_OPT_MSEC, "1m", breaker_window_ms, 1,
+         INT64_MAX, NULL, 0, "the breaker's sliding window"),
     {0},
 };
 
@@ -150,13 +162,73 @@ struct top_opts {
 
 static const struct smt_opt top_opts[] = {
     {"name", SMT_OPT_STR, NULL, offsetof(struct top_opts, name), 0, 0, NULL,
-     SMT_OPT_OPTIONAL | SMT_OPT_NONEMPTY, "pipeline name"},
+     SMT_OPT_OPTIONAL | SMT_OPT_NONEMPTY,
+     "pipeline name (Connect's connector name): the consumer group, the "
+     "client id and the connector name in DLQ headers; default: the file "
+     "name without its extension"},
     {0},
 };
 static const char *const top_extra[] = {
     "kafka",  "consumer", "producer", "input",    "predicates", "errors",
     "routes", "unrouted", "admin",    "workers",  "delivery",   "limits",
-    "reload", "log",      NULL};
+    "reload", "log",      "schema.registry",      "schemas",    NULL};
+
+/* schema.registry: the registry client (schemareg.h) and Confluent's
+ * serializer settings (avro.h). */
+struct sr_opts {
+    char   *url;
+    char   *user_info;
+    char   *ca, *cert, *key;
+    int     verify;
+    int64_t timeout_ms;
+    int     auto_register;
+    int     use_latest;
+};
+
+#define SROPT(n, type, def, field, min, max, flags, doc)                     \
+    {n, type, def, offsetof(struct sr_opts, field), min, max, NULL, flags,  \
+     doc}
+
+static const struct smt_opt sr_opts[] = {
+    SROPT("url", SMT_OPT_STR, NULL, url, 0, 0,
+          SMT_OPT_OPTIONAL | SMT_OPT_NONEMPTY,
+          "registry base URL; a comma list: the first that answers"),
+    SROPT("basic.auth.user.info", SMT_OPT_STR, NULL, user_info, 0, 0,
+          SMT_OPT_OPTIONAL | SMT_OPT_NONEMPTY,
+          "user:password for HTTP basic authentication"),
+    SROPT("ssl.ca.location", SMT_OPT_PATH, NULL, ca, 0, 0,
+          SMT_OPT_OPTIONAL | SMT_OPT_NONEMPTY,
+          "PEM file of the CAs that sign the registry's certificate"),
+    SROPT("ssl.certificate.location", SMT_OPT_PATH, NULL, cert, 0, 0,
+          SMT_OPT_OPTIONAL | SMT_OPT_NONEMPTY, "client certificate (PEM)"),
+    SROPT("ssl.key.location", SMT_OPT_PATH, NULL, key, 0, 0,
+          SMT_OPT_OPTIONAL | SMT_OPT_NONEMPTY, "client private key (PEM)"),
+    SROPT("ssl.verify", SMT_OPT_BOOL, "true", verify, 0, 0, 0,
+          "verify the registry's certificate and host name"),
+    SROPT("timeout", SMT_OPT_MSEC, "10s", timeout_ms, 1, 600000, 0,
+          "time limit of one registry request"),
+    SROPT("auto.register.schemas", SMT_OPT_BOOL, "true", auto_register, 0, 0,
+          0, "register the schema of a changed value under the output "
+          "topic's subject"),
+    SROPT("use.latest.version", SMT_OPT_BOOL, "false", use_latest, 0, 0, 0,
+          "write changed values with the subject's latest schema instead"),
+    {0},
+};
+
+/* schemas: {<id>: {file, subject}} (or <id>: file) */
+struct local_opts {
+    char *file;
+    char *subject;
+};
+
+static const struct smt_opt local_opts[] = {
+    {"file", SMT_OPT_PATH, NULL, offsetof(struct local_opts, file), 0, 0,
+     NULL, SMT_OPT_NONEMPTY, "Avro schema file, relative to this file"},
+    {"subject", SMT_OPT_STR, NULL, offsetof(struct local_opts, subject), 0, 0,
+     NULL, SMT_OPT_OPTIONAL | SMT_OPT_NONEMPTY,
+     "subject whose latest version this schema is"},
+    {0},
+};
 
 struct unrouted_opts {
     char *topic;
@@ -166,6 +238,66 @@ static const struct smt_opt unrouted_opts[] = {
     {"topic", SMT_OPT_STR, NULL, offsetof(struct unrouted_opts, topic), 0, 0,
      NULL, SMT_OPT_NONEMPTY, "topic for records no route took"},
     {0},
+};
+
+/* Every section for the generated reference (pipeline.h). Keep in step
+ * with the tables above and top_extra: `make check` compares
+ * docs/config.md with what these say. */
+const struct smt_conf_section smt_pipeline_sections[] = {
+    {"", "The top level of the file holds the sections below; top-level "
+         "keys starting with `x-` are ignored (a place for YAML anchors).",
+     top_opts},
+    {"kafka",
+     "librdkafka properties for both clients (consumer and producer), "
+     "passed through verbatim: `bootstrap.servers`, `security.protocol`, "
+     "`sasl.*`, `ssl.*` ... A property librdkafka rejects is a "
+     "configuration error with its position. `bootstrap.servers: embedded` "
+     "starts librdkafka's in-process mock cluster.",
+     NULL},
+    {"consumer",
+     "librdkafka properties for the consumer only, applied after `kafka`.",
+     NULL},
+    {"producer",
+     "librdkafka properties for the producer only, applied after `kafka`.",
+     NULL},
+    {"input", "What to consume and how keys and values are encoded. A YAML "
+              "pipeline names `topics` or `topic.regex` (not both).",
+     input_opts},
+    {"predicates",
+     "A map from name to a Kafka Connect predicate (`{type: "
+     "TopicNameMatches, pattern: 'a.*'}`) or to a condition (`{type: "
+     "condition, when: {...}}`); steps refer to them with `predicate:`, "
+     "conditions with `{predicate: name}`. Predicate options are in "
+     "[transforms.md](transforms.md).",
+     NULL},
+    {"errors",
+     "Kafka Connect's `errors.*` keys with Connect's defaults; the "
+     "`errors.` prefix may be written or left out.",
+     errors_opts},
+    {"routes[]",
+     "An ordered list of routes; every route sees every input record. "
+     "Besides these keys a route has `condition` (optional, "
+     "[conditions.md](conditions.md)), `transforms` (the chain, a list of "
+     "steps) and `errors` (below).",
+     route_opts},
+    {"routes[].errors",
+     "Overrides of the pipeline's `errors` keys for one route; an absent "
+     "key keeps the pipeline's value.",
+     route_errors_opts},
+    {"unrouted",
+     "What happens to a record no route's condition takes: `drop` (the "
+     "default), `dlq` (needs `errors.deadletterqueue.topic.name`), or a "
+     "mapping with the key below (the record is forwarded unchanged).",
+     unrouted_opts},
+    {"schema.registry",
+     "The Confluent-compatible schema registry the `avro` format reads "
+     "writer schemas from (and registers changed ones with).",
+     sr_opts},
+    {"schemas",
+     "Local Avro schemas by id, `<id>: {file, subject}` or `<id>: FILE`, "
+     "used instead of asking the registry for those ids.",
+     local_opts},
+    {NULL, NULL, NULL},
 };
 
 /* ---------------------------------------------------------------------- */
@@ -578,6 +710,159 @@ static char *default_name(struct smt_arena *a, const char *path)
     return smt_arena_memdup(a, base, (size_t)(dot - base));
 }
 
+/* Reads a whole file into a new heap buffer. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE  *f = fopen(path, "rb");
+    char  *buf = NULL;
+    size_t cap = 0, n = 0, r;
+
+    if (f == NULL) {
+        return NULL;
+    }
+    do {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            buf = smt_xrealloc(buf, cap);
+        }
+        r = fread(buf + n, 1, cap - n, f);
+        n += r;
+    } while (r > 0 && n < (size_t)64 << 20);
+    if (ferror(f)) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* The local schemas of the `schemas` section into codec c. */
+static int load_local_schemas(struct smt_pipeline_conf *pc,
+                              struct smt_codec *c, const struct smt_cnode *m,
+                              struct smt_diags *d)
+{
+    uint32_t i;
+    int      rc = 0;
+
+    if (m->kind != SMT_CN_MAP) {
+        return smt_diag(d, m, "'schemas' must be a mapping of schema id to "
+                        "file");
+    }
+    for (i = 0; i < m->n; i++) {
+        const struct smt_cnode *k = m->k[i], *v = m->v[i];
+        struct local_opts       lo = {NULL, NULL};
+        struct smt_err          err;
+        char                   *end, *text;
+        long long               id;
+        size_t                  len;
+
+        id = strtoll(k->s, &end, 10);
+        if (k->len == 0 || *end != '\0' || k->s[0] == '-' ||
+            k->s[0] == '+' || id < 0 || id > INT32_MAX) {
+            rc = smt_diag(d, k, "schemas: '%s' is not a schema id "
+                          "(0..2147483647)", k->s);
+            continue;
+        }
+        if (v->kind == SMT_CN_SCALAR) {
+            struct smt_cnode *map = smt_cnode_new(pc->tree, SMT_CN_MAP, v);
+
+            smt_cnode_map_add(pc->tree, map,
+                              smt_cnode_scalar(pc->tree, "file", v),
+                              (struct smt_cnode *)v);
+            v = map;
+        }
+        if (v->kind != SMT_CN_MAP) {
+            rc = smt_diag(d, v, "schemas: id %lld: expected a file name or "
+                          "{file, subject}", id);
+            continue;
+        }
+        if (smt_opts_load(local_opts, &lo, v, NULL, &pc->arena, d) < 0) {
+            rc = -1;
+            continue;
+        }
+        if ((text = slurp(lo.file, &len)) == NULL) {
+            rc = smt_diag(d, smt_cnode_get(v, "file"),
+                          "schemas: id %lld: cannot read '%s'", id, lo.file);
+            continue;
+        }
+        smt_err_clear(&err);
+        if (smt_codec_add_local(c, (int32_t)id, lo.subject, text, len,
+                                &err) < 0) {
+            rc = smt_diag(d, smt_cnode_get(v, "file"),
+                          "schemas: id %lld: '%s': %s", id, lo.file, err.msg);
+        }
+        free(text);
+    }
+    return rc;
+}
+
+/* Avro's schema sources: the schema.registry and schemas sections, made
+ * into the pipeline's codec when a format is avro (and checked always). */
+static int load_avro(struct smt_pipeline_conf *pc, const struct smt_cnode *root,
+                     struct smt_diags *d)
+{
+    const struct smt_cnode   *srn = smt_cnode_get(root, "schema.registry");
+    const struct smt_cnode   *ln = smt_cnode_get(root, "schemas");
+    const struct smt_cnode   *in = smt_cnode_get(root, "input"), *at;
+    struct sr_opts            so;
+    struct smt_schemareg     *reg = NULL;
+    struct smt_codec_conf     cc;
+    int                       rc = 0, avro;
+
+    if (srn == NULL) {
+        srn = smt_cnode_get(root, "schema_registry");
+    }
+    memset(&so, 0, sizeof(so));
+    if (srn != NULL && srn->kind != SMT_CN_MAP && srn->kind != SMT_CN_NULL) {
+        return smt_diag(d, srn, "'schema.registry' must be a mapping");
+    }
+    if (smt_opts_load(sr_opts, &so, srn && srn->kind == SMT_CN_MAP ? srn
+                                                                   : NULL,
+                      NULL, &pc->arena, d) < 0) {
+        return -1;
+    }
+    avro = pc->key_fmt == SMT_FMT_AVRO || pc->value_fmt == SMT_FMT_AVRO;
+    if (ln != NULL && ln->kind == SMT_CN_NULL) {
+        ln = NULL;
+    }
+    if (avro && so.url == NULL && ln == NULL) {
+        at = in != NULL ? smt_cnode_get(in, pc->value_fmt == SMT_FMT_AVRO
+                                                ? "value.format"
+                                                : "key.format")
+                        : NULL;
+        return smt_diag(d, at != NULL ? at : in,
+                        "avro needs 'schema.registry' with a 'url', or "
+                        "local 'schemas'");
+    }
+    if (so.url != NULL) {
+        struct smt_schemareg_conf rcf;
+        struct smt_err            err;
+
+        memset(&rcf, 0, sizeof(rcf));
+        rcf.url = so.url;
+        rcf.basic_auth_user_info = so.user_info;
+        rcf.ssl_ca_location = so.ca;
+        rcf.ssl_cert_location = so.cert;
+        rcf.ssl_key_location = so.key;
+        rcf.ssl_verify = so.verify;
+        rcf.timeout_ms = so.timeout_ms;
+        smt_err_clear(&err);
+        reg = smt_schemareg_new(&rcf, &err);
+        if (reg == NULL) {
+            return smt_diag(d, smt_cnode_get(srn, "url"),
+                            "schema.registry: %s", err.msg);
+        }
+    }
+    cc.auto_register = so.auto_register;
+    cc.use_latest = so.use_latest;
+    pc->codec = smt_codec_new(reg, &cc);
+    if (ln != NULL && load_local_schemas(pc, pc->codec, ln, d) < 0) {
+        rc = -1;
+    }
+    return rc;
+}
+
 /* Loads pc from its tree's root map (YAML, or synthesised from a connector
  * config when connect is set). */
 static int load_root(struct smt_pipeline_conf *pc, const struct smt_cnode *root,
@@ -609,6 +894,8 @@ static int load_root(struct smt_pipeline_conf *pc, const struct smt_cnode *root,
         rc = -1;
     }
     if (load_input(pc, smt_cnode_get(root, "input"), root, connect, d) < 0) {
+        rc = -1;
+    } else if (load_avro(pc, root, d) < 0) {
         rc = -1;
     }
     if (load_errors(pc, &pc->errors, smt_cnode_get(root, "errors"), 0, d) < 0) {
@@ -753,6 +1040,56 @@ static void gather(struct adapt *ad, struct smt_cnode *into, const char *prefix,
     }
 }
 
+/* AvroConverter's settings of one side ("<side>.converter.x") into the
+ * schema.registry map sr. The key and the value converter share one
+ * registry client here, so where both give a key they must agree. */
+static void avro_converter_keys(struct adapt *ad, struct smt_cnode *sr,
+                                const char *side)
+{
+    static const char *const map[][2] = {
+        {"schema.registry.url", "url"},
+        {"basic.auth.user.info", "basic.auth.user.info"},
+        {"schema.registry.basic.auth.user.info", "basic.auth.user.info"},
+        {"auto.register.schemas", "auto.register.schemas"},
+        {"use.latest.version", "use.latest.version"},
+    };
+    char     key[96];
+    size_t   i;
+
+    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        struct smt_cnode       *v;
+        const struct smt_cnode *old;
+
+        snprintf(key, sizeof(key), "%s.converter.%s", side, map[i][0]);
+        v = smt_cnode_get(ad->flat, key);
+        if (v == NULL || v->kind != SMT_CN_SCALAR) {
+            continue;
+        }
+        old = smt_cnode_get(sr, map[i][1]);
+        if (old != NULL) {
+            if (strcmp(old->s, v->s) != 0) {
+                ad->rc = smt_diag(ad->d, v, "'%s' differs from the value "
+                                  "converter's; smtproxy uses one schema "
+                                  "registry for keys and values", key);
+            }
+            continue;
+        }
+        smt_cnode_map_add(ad->t, sr, smt_cnode_scalar(ad->t, map[i][1], v),
+                          v);
+    }
+    snprintf(key, sizeof(key), "%s.converter.basic.auth.credentials.source",
+             side);
+    {
+        const struct smt_cnode *v = smt_cnode_get(ad->flat, key);
+
+        if (v != NULL && v->kind == SMT_CN_SCALAR &&
+            strcmp(v->s, "USER_INFO") != 0) {
+            ad->rc = smt_diag(ad->d, v, "'%s': only USER_INFO is supported",
+                              key);
+        }
+    }
+}
+
 static struct smt_cnode *connect_tree(struct smt_ctree *t,
                                       struct smt_diags *d)
 {
@@ -803,6 +1140,18 @@ static struct smt_cnode *connect_tree(struct smt_ctree *t,
         v = smt_cnode_get(flat, "value.converter");
         smt_cnode_map_add(t, input, smt_cnode_scalar(t, "value.format", v),
                           smt_cnode_scalar(t, fmt, v));
+        if (strcmp(fmt, "avro") == 0) {
+            avro_converter_keys(&ad, map_child(&ad, root, "schema.registry",
+                                               v),
+                                "value");
+        }
+    }
+    if ((fmt = converter_format(&ad, "key")) != NULL &&
+        strcmp(fmt, "avro") == 0) {
+        avro_converter_keys(&ad, map_child(&ad, root, "schema.registry",
+                                           smt_cnode_get(flat,
+                                                         "key.converter")),
+                            "key");
     }
 
     /* errors.*, consumer.override.*, producer.override.* */
@@ -950,6 +1299,7 @@ void smt_pipeline_conf_free(struct smt_pipeline_conf *pc)
         smt_chain_conf_fini(&pc->routes[i].chain);
         smt_cond_free(pc->routes[i].cond);
     }
+    smt_codec_free(pc->codec);
     smt_ctree_free(pc->tree);
     smt_arena_fini(&pc->arena);
     free(pc);

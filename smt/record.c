@@ -10,6 +10,7 @@
  * by memcpy). Encoding runs once per changed side at the end of a route.
  */
 #include "record.h"
+#include "avro.h"
 #include "json.h"
 
 void smt_record_init(struct smt_record *rec, struct smt_arena *arena,
@@ -65,6 +66,8 @@ struct smt_val *smt_decode(struct smt_arena *a, int fmt, struct smt_bytes raw,
         return smt_envelope_decode(a, root, schema, err);
     case SMT_FMT_JSON:
         return smt_json_parse(a, raw.ptr, raw.len, err);
+    case SMT_FMT_AVRO:
+        return smt_avro_decode(NULL, a, raw, schema, err);
     default:
         smt_err_set(err, SMT_E_DATA, "format %d is not supported", fmt);
         return NULL;
@@ -93,6 +96,9 @@ int smt_encode(struct smt_arena *a, int fmt, const struct smt_val *val,
             return 0;
         }
         return smt_json_write_arena(a, val, out, err);
+    case SMT_FMT_AVRO:
+        return smt_avro_encode(NULL, a, SMT_BYTES_NULL, 0, val, schema, out,
+                               err);
     case SMT_FMT_JSON_ENVELOPE:
         smt_buf_init(&b);
         rc = smt_envelope_write(&b, val, schema, err);
@@ -120,7 +126,7 @@ static int side_stage(int side)
 }
 
 /* Decodes d (in place) if it has not been decoded yet. */
-static int data_decode(struct smt_data *d, struct smt_arena *a, int side,
+static int data_decode(struct smt_data *d, struct smt_record *rec, int side,
                        struct smt_err *err)
 {
     const struct smt_schema *schema = NULL;
@@ -128,7 +134,12 @@ static int data_decode(struct smt_data *d, struct smt_arena *a, int side,
     if (d->state != SMT_DS_RAW) {
         return 0;
     }
-    d->doc = smt_decode(a, d->fmt, d->raw, &schema, err);
+    if (d->fmt == SMT_FMT_AVRO) {
+        d->doc = smt_avro_decode(rec->codec, rec->arena, d->raw, &schema,
+                                 err);
+    } else {
+        d->doc = smt_decode(rec->arena, d->fmt, d->raw, &schema, err);
+    }
     if (d->doc == NULL) {
         if (err != NULL) {
             err->stage = side_stage(side);
@@ -149,13 +160,13 @@ const struct smt_val *smt_record_doc(struct smt_record *rec, int side,
         if (d->origin != NULL && d->origin->raw.ptr == d->raw.ptr &&
             d->origin->raw.len == d->raw.len) {
             /* Still the input's bytes: decode once there, share it. */
-            if (data_decode(d->origin, rec->arena, side, err) != 0) {
+            if (data_decode(d->origin, rec, side, err) != 0) {
                 return NULL;
             }
             d->doc = d->origin->doc;
             d->schema = d->origin->schema;
             d->state = SMT_DS_SHARED;
-        } else if (data_decode(d, rec->arena, side, err) != 0) {
+        } else if (data_decode(d, rec, side, err) != 0) {
             return NULL;
         }
     }
@@ -200,8 +211,12 @@ int smt_record_encode(struct smt_record *rec, struct smt_err *err)
         if (d->state != SMT_DS_DIRTY) {
             continue;
         }
-        if (smt_encode(rec->arena, d->fmt, d->doc, d->schema, &d->raw, err) !=
-            0) {
+        if (d->fmt == SMT_FMT_AVRO
+                ? smt_avro_encode(rec->codec, rec->arena, rec->topic,
+                                  side == SMT_KEY, d->doc, d->schema, &d->raw,
+                                  err) != 0
+                : smt_encode(rec->arena, d->fmt, d->doc, d->schema, &d->raw,
+                             err) != 0) {
             if (err != NULL) {
                 err->stage = side_stage(side);
             }

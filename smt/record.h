@@ -15,6 +15,8 @@
 
 #include "val.h"
 
+struct smt_codec; /* avro.h: schema sources and caches of a pipeline */
+
 enum smt_side { SMT_KEY = 0, SMT_VALUE = 1 };
 
 /** Wire formats of a key or value. */
@@ -23,7 +25,7 @@ enum smt_format {
     SMT_FMT_JSON_ENVELOPE, /* {"schema":..,"payload":..} (schemas.enable=true) */
     SMT_FMT_STRING,        /* UTF-8 text: decoded as one STRING */
     SMT_FMT_BYTES,         /* opaque: decoded as one BYTES */
-    SMT_FMT_AVRO,          /* Confluent wire format (later) */
+    SMT_FMT_AVRO,          /* Confluent wire format (avro.h); needs a codec */
 };
 
 /** Decoding state of one side. */
@@ -63,6 +65,10 @@ struct smt_record {
      * in the result of smt_chain_apply(). */
     struct smt_record *split;
     uint32_t           nsplit;
+    /* Avro's schema sources and caches (the pipeline's, shared by every
+     * worker); NULL unless a format is SMT_FMT_AVRO. Set by the pipeline
+     * on each route's record; forks and splits copy it. */
+    struct smt_codec  *codec;
 };
 
 /** Initialises rec with null key/value, no headers, the given formats and
@@ -109,7 +115,8 @@ const struct smt_header *smt_record_header_last(const struct smt_record *rec,
                                                 struct smt_bytes name);
 
 /** Decodes raw bytes in format fmt into a tree in the arena (used by
- *  smt_record_doc and by tools). Returns NULL with err on failure. */
+ *  smt_record_doc and by tools). Returns NULL with err on failure. Avro
+ *  needs the codec, which this function does not have: it fails. */
 struct smt_val *smt_decode(struct smt_arena *a, int fmt, struct smt_bytes raw,
                            const struct smt_schema **schema,
                            struct smt_err *err);

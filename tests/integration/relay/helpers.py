@@ -815,7 +815,6 @@ def check_contents(out, inputs):
                 "__connect.errors.partition": str(inp.partition).encode(),
                 "__connect.errors.offset": str(inp.offset).encode(),
                 "__connect.errors.connector.name": out.t.group.encode(),
-                "__connect.errors.task.id": b"0",
                 "__connect.errors.stage": stage.encode(),
                 "__connect.errors.class.name": klass.encode(),
                 "__connect.errors.exception.class.name": exc.encode(),
@@ -824,6 +823,12 @@ def check_contents(out, inputs):
                 if h.get(k) != v:
                     problems.append("%s: header %s = %r, expected %r" % (
                         what, k, h.get(k), v))
+            # the task id is the index of the worker that handled the
+            # record: a decimal within 0..workers-1
+            task = h.get("__connect.errors.task.id") or b""
+            if not (task.isdigit() and int(task) < 64):
+                problems.append("%s: header __connect.errors.task.id = %r, "
+                                "expected a worker index" % (what, task))
             for k in ("__connect.errors.exception.message",
                       "__connect.errors.exception.stacktrace"):
                 if not h.get(k):
