@@ -594,14 +594,19 @@ static struct px_gen *gen_current(struct px_relay *r)
 static void input_release(struct px_relay *r, struct px_input *in)
 {
     struct px_part  *p = in->part;
-    struct px_input *h;
-    int              popped = 0;
+    struct px_input *h, *first, *last = NULL, *next;
+    struct px_gen   *g = NULL;
+    long             grefs = 0;
+    long long        n = 0, bytes = 0;
 
     if (atomic_fetch_sub(&in->pending, 1) != 1) {
         return;
     }
+    /* Under the lock only the list: the retired prefix is cut off and
+     * freed after, with the shared counters moved once for all of it. */
     pthread_mutex_lock(&p->lock);
     in->done = 1;
+    first = p->head;
     while ((h = p->head) != NULL && h->done && !atomic_load(&h->poison)) {
         p->head = h->next;
         if (p->head == NULL) {
@@ -609,21 +614,38 @@ static void input_release(struct px_relay *r, struct px_input *in)
         }
         p->store = h->offset + 1;
         p->inflight--;
-        atomic_fetch_sub(&r->inflight_records, 1);
-        atomic_fetch_sub(&r->inflight_bytes, (long long)h->bytes);
-        atomic_fetch_add(&r->n_retired, 1);
-        rd_kafka_message_destroy(h->rkm);
-        gen_release(r, h->gen);
-        free(h->hdrs);
-        free(h);
-        popped = 1;
+        last = h;
     }
     pthread_mutex_unlock(&p->lock);
-    if (popped) {
-        pthread_mutex_lock(&r->drain_mu);
-        pthread_cond_broadcast(&r->drain_cv);
-        pthread_mutex_unlock(&r->drain_mu);
+    if (last == NULL) {
+        return;
     }
+    last->next = NULL;
+    for (h = first; h != NULL; h = next) {
+        next = h->next;
+        n++;
+        bytes += (long long)h->bytes;
+        rd_kafka_message_destroy(h->rkm);
+        if (h->gen != g) {
+            if (g != NULL && atomic_fetch_sub(&g->refs, grefs) == grefs) {
+                gen_free(r, g);
+            }
+            g = h->gen;
+            grefs = 0;
+        }
+        grefs++;
+        free(h->hdrs);
+        free(h);
+    }
+    if (g != NULL && atomic_fetch_sub(&g->refs, grefs) == grefs) {
+        gen_free(r, g);
+    }
+    atomic_fetch_sub(&r->inflight_records, n);
+    atomic_fetch_sub(&r->inflight_bytes, bytes);
+    atomic_fetch_add(&r->n_retired, (unsigned long long)n);
+    pthread_mutex_lock(&r->drain_mu);
+    pthread_cond_broadcast(&r->drain_cv);
+    pthread_mutex_unlock(&r->drain_mu);
 }
 
 /* Gives the consumer every partition's new store offset. Consumer thread. */
@@ -1994,8 +2016,7 @@ static struct px_input *track(struct px_relay *r, rd_kafka_message_t *rkm,
 
     in = smt_xmalloc(sizeof(*in) + r->gen->nouts * sizeof(struct px_out));
     in->rkm = rkm;
-    in->gen = r->gen;
-    atomic_fetch_add(&in->gen->refs, 1);
+    in->gen = r->gen; /* its reference: dispatch() takes them per batch */
     in->hdrs = NULL;
     in->part = p;
     in->next = NULL;
@@ -2013,9 +2034,6 @@ static struct px_input *track(struct px_relay *r, rd_kafka_message_t *rkm,
     p->tail = in;
     p->inflight++;
     pthread_mutex_unlock(&p->lock);
-    atomic_fetch_add(&r->inflight_records, 1);
-    atomic_fetch_add(&r->inflight_bytes, (long long)in->bytes);
-    atomic_fetch_add(&r->n_in, 1);
     px_metrics_add(r->rm.m, p->m_in, 1);
     for (c = topic; *c != '\0'; c++) {
         h = (h ^ (uint8_t)*c) * 16777619u;
@@ -2033,6 +2051,8 @@ static void dispatch(struct px_relay *r, rd_kafka_message_t **msgs, size_t n)
     uint32_t         widx[PX_BATCH];
     size_t           i, k;
     int              w;
+    long             tracked = 0;
+    long long        bytes = 0;
     int64_t          t = now_us(); /* one clock read per batch */
 
     for (i = 0; i < n; i++) {
@@ -2046,7 +2066,14 @@ static void dispatch(struct px_relay *r, rd_kafka_message_t **msgs, size_t n)
         }
         per[i] = track(r, msgs[i], &widx[i]);
         per[i]->t_us = t;
+        tracked++;
+        bytes += (long long)per[i]->bytes;
     }
+    /* before any worker can retire one of them */
+    atomic_fetch_add(&r->gen->refs, tracked);
+    atomic_fetch_add(&r->inflight_records, tracked);
+    atomic_fetch_add(&r->inflight_bytes, bytes);
+    atomic_fetch_add(&r->n_in, (unsigned long long)tracked);
     for (w = 0; w < r->nworkers; w++) {
         struct px_input *mine[PX_BATCH];
 

@@ -2843,3 +2843,8 @@ int smt_avro_encode(struct smt_codec *c, struct smt_arena *a,
     smt_buf_fini(&b);
     return 0;
 }
+
+struct smt_schemareg *smt_codec_registry(const struct smt_codec *c)
+{
+    return c != NULL ? c->reg : NULL;
+}

@@ -110,6 +110,9 @@ struct smt_codec *smt_codec_new(struct smt_schemareg     *reg,
                                 const struct smt_codec_conf *conf);
 void smt_codec_free(struct smt_codec *c);
 
+/** The codec's registry client, or NULL (local schemas only). */
+struct smt_schemareg *smt_codec_registry(const struct smt_codec *c);
+
 /**
  * @brief Adds a local schema under id (and, optionally, subject: the
  *        subject's latest schema is the one added last).

@@ -13,8 +13,10 @@
  * record, each with that rule applied to its own topic.
  */
 #include "pipeline.h"
+#include "errpolicy.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 struct smt_pipeline *smt_pipeline_new(const struct smt_pipeline_conf *pc,
                                       struct smt_err *err)
@@ -135,6 +137,105 @@ static void split_emit(const struct smt_route_conf *route, uint32_t ri,
     }
 }
 
+/* What one attempt at a route came to. */
+enum route_result {
+    RR_SKIP,        /* the condition does not take the record */
+    RR_FAIL_COND,   /* the condition could not be evaluated */
+    RR_FAIL_CHAIN,  /* a step failed (*failed: its index) */
+    RR_FAIL_ENCODE, /* the result cannot be written in its format */
+    RR_DROP,
+    RR_SPLIT,
+    RR_RECORD,
+};
+
+/* One attempt at route i for in, into rec (a fresh fork). */
+static enum route_result route_once(struct smt_pipeline *pl, uint32_t i,
+                                    struct smt_record *in,
+                                    struct smt_record *rec,
+                                    struct smt_err *err, uint32_t *failed)
+{
+    const struct smt_pipeline_conf *pc = pl->conf;
+    const struct smt_route_conf    *route = &pc->routes[i];
+    enum smt_verdict                v;
+    int                             r;
+
+    smt_record_fork(rec, in);
+    rec->codec = pc->codec;
+    smt_err_clear(err);
+    if (route->cond != NULL) {
+        r = smt_cond_eval(route->cond, rec, err);
+        if (r < 0) {
+            return RR_FAIL_COND;
+        }
+        if (r == 0) {
+            return RR_SKIP;
+        }
+    }
+    *failed = 0;
+    v = smt_chain_apply(pl->chains[i], rec, err, failed);
+    if (v == SMT_FAIL) {
+        return RR_FAIL_CHAIN;
+    }
+    if (v == SMT_DROP) {
+        return RR_DROP;
+    }
+    if (SMT_UNLIKELY(rec->nsplit != 0)) {
+        return RR_SPLIT;
+    }
+    if (route->topic != NULL && rec->topic.ptr == in->topic.ptr &&
+        rec->topic.len == in->topic.len) {
+        rec->topic = smt_bytes_str(route->topic);
+    }
+    return smt_record_encode(rec, err) != 0 ? RR_FAIL_ENCODE : RR_RECORD;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Route i, tried again after Connect's backoff while it fails with a
+ * retriable error (a registry that does not answer, say) and the route's
+ * errors.retry.timeout allows (reference 4.2). The worker waits: Connect's
+ * task does too. */
+static enum route_result route_attempts(struct smt_pipeline *pl, uint32_t i,
+                                        struct smt_record *in,
+                                        struct smt_record *rec,
+                                        struct smt_err *err, uint32_t *failed)
+{
+    const struct smt_route_conf  *route = &pl->conf->routes[i];
+    const struct smt_errors_conf *ec =
+        route->has_errors ? &route->errors : &pl->conf->errors;
+    struct smt_retry              rs;
+    enum route_result             res;
+    int64_t                       wait;
+    int                           started = 0;
+    struct timespec               ts;
+
+    for (;;) {
+        res = route_once(pl, i, in, rec, err, failed);
+        if ((res != RR_FAIL_COND && res != RR_FAIL_CHAIN &&
+             res != RR_FAIL_ENCODE) ||
+            !smt_errp_retriable(err->code) || ec->retry_timeout_ms == 0) {
+            return res;
+        }
+        if (!started) {
+            smt_retry_start(&rs, ec, mono_ms());
+            started = 1;
+        }
+        if ((wait = smt_retry_next_wait(&rs, mono_ms())) < 0) {
+            return res; /* out of time: it failed with that error */
+        }
+        ts.tv_sec = wait / 1000;
+        ts.tv_nsec = (wait % 1000) * 1000000L;
+        while (nanosleep(&ts, &ts) != 0) {
+        }
+    }
+}
+
 void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
                           smt_emit_fn emit, void *opaque)
 {
@@ -143,67 +244,56 @@ void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
     struct smt_output               out;
     struct smt_record               rec;
     struct smt_err                  err;
-    uint32_t                        i, failed;
-    int                             taken = 0, r;
-    enum smt_verdict                v;
+    uint32_t                        i, failed = 0;
+    int                             taken = 0;
 
     for (i = 0; i < pl->nroutes; i++) {
         const struct smt_route_conf *route = &pc->routes[i];
+        enum route_result            res;
 
-        smt_record_fork(&rec, in);
-        rec.codec = pc->codec;
-        smt_err_clear(&err);
-        if (route->cond != NULL) {
-            r = smt_cond_eval(route->cond, &rec, &err);
-            if (r < 0) {
-                /* The route cannot tell whether it wants the record (its
-                 * value does not decode, say): that is this route's failure,
-                 * never a silent skip. */
-                taken = 1;
-                if (!decode_failure_seen(in, &err, &seen)) {
-                    emit_fail(emit, opaque, route, i, &rec, in, NULL, &err);
-                }
-                continue;
-            }
-            if (r == 0) {
-                continue;
-            }
+        res = route_attempts(pl, i, in, &rec, &err, &failed);
+        if (res == RR_SKIP) {
+            continue;
         }
         taken = 1;
-        failed = 0;
-        v = smt_chain_apply(pl->chains[i], &rec, &err, &failed);
         memset(&out, 0, sizeof(out));
         out.route = route;
         out.route_index = i;
         out.in = in;
         out.rec = &rec;
-        if (v == SMT_FAIL) {
+        switch (res) {
+        case RR_FAIL_COND:
+            /* The route cannot tell whether it wants the record (its value
+             * does not decode, say): that is this route's failure, never a
+             * silent skip. */
+            if (!decode_failure_seen(in, &err, &seen)) {
+                emit_fail(emit, opaque, route, i, &rec, in, NULL, &err);
+            }
+            break;
+        case RR_FAIL_ENCODE:
+            emit_fail(emit, opaque, route, i, &rec, in, NULL, &err);
+            break;
+        case RR_FAIL_CHAIN:
             if (!decode_failure_seen(in, &err, &seen)) {
                 emit_fail(emit, opaque, route, i, &rec, in,
                           &pl->chains[i]->steps[failed], &err);
             }
-            continue;
-        }
-        if (v == SMT_DROP) {
+            break;
+        case RR_DROP:
             out.outcome = SMT_OUT_DROP;
             emit(opaque, &out);
-            continue;
-        }
-        if (SMT_UNLIKELY(rec.nsplit != 0)) {
+            break;
+        case RR_SPLIT:
             split_emit(route, i, &rec, in, emit, opaque);
-            continue;
+            break;
+        case RR_RECORD:
+            out.outcome = SMT_OUT_RECORD;
+            out.npieces = 1;
+            emit(opaque, &out);
+            break;
+        default:
+            break;
         }
-        if (route->topic != NULL && rec.topic.ptr == in->topic.ptr &&
-            rec.topic.len == in->topic.len) {
-            rec.topic = smt_bytes_str(route->topic);
-        }
-        if (smt_record_encode(&rec, &err) != 0) {
-            emit_fail(emit, opaque, route, i, &rec, in, NULL, &err);
-            continue;
-        }
-        out.outcome = SMT_OUT_RECORD;
-        out.npieces = 1;
-        emit(opaque, &out);
     }
     if (!taken) {
         memset(&out, 0, sizeof(out));

@@ -4,7 +4,7 @@
 # /healthz, /readyz turning ready, /metrics scraped with curl while records
 # flow (every scrape must parse as Prometheus text 0.0.4 and the counters
 # must only grow), the final counts per route/step/stage, /config with
-# secrets redacted, /reload, 404/405, log.format json, and a second
+# secrets redacted, POST /reload, 404/405, log.format json, and a second
 # instance on a port already taken exiting with status 2.
 #
 # Records are produced with kcat. Every wait has a deadline
@@ -265,7 +265,9 @@ check "/config is 200" [ "$(status GET /config)" = 200 ]
 check "/config redacts sasl.password" grep -q '"sasl.password":"\[redacted\]"' "$tmp/body"
 check "/config shows no secret" sh -c "! grep -q -e hunter2 -e keypass '$tmp/body'"
 check "/config is JSON" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/body"
-check "POST /reload is 501 (no reload yet)" [ "$(status POST /reload)" = 501 ]
+check "POST /reload (the same file) is 200" [ "$(status POST /reload)" = 200 ]
+check "POST /reload names generation 2" grep -q '"result":"ok","generation":2,' "$tmp/body"
+check "the reload is counted" sh -c "curl -s '$url/metrics' | grep -q '^smtproxy_reloads_total{result=\"ok\"} 1\$'"
 check "GET /reload is 405" [ "$(status GET /reload)" = 405 ]
 check "POST /metrics is 405" [ "$(status POST /metrics)" = 405 ]
 check "unknown path is 404" [ "$(status GET /nope)" = 404 ]

@@ -700,6 +700,62 @@ static void test_pipeline(void)
     smt_pipeline_conf_free(pc);
 }
 
+/* A registry that does not answer is a retriable failure: the route is
+ * tried again with Connect's backoff within errors.retry.timeout (300 ms,
+ * then the rest of the 700 ms: three attempts), then fails at
+ * VALUE_CONVERTER; without a retry timeout it is tried once. */
+static void test_retriable_registry(void)
+{
+    static const char *const yaml[2] = {
+        "input: {topics: [a], value.format: avro}\n"
+        "schema.registry: {url: 'http://127.0.0.1:1', timeout: 200ms}\n"
+        "errors: {tolerance: all, retry.timeout: 700ms}\n"
+        "routes: [{name: r, transforms: [{type: InsertField$Value, "
+        "static.field: x, static.value: y}]}]\n",
+        "input: {topics: [a], value.format: avro}\n"
+        "schema.registry: {url: 'http://127.0.0.1:1', timeout: 200ms}\n"
+        "errors: {tolerance: all}\n"
+        "routes: [{name: r, transforms: [{type: InsertField$Value, "
+        "static.field: x, static.value: y}]}]\n",
+    };
+    static const uint64_t want_requests[2] = {3, 1};
+    static const char     datum[] = {0, 0, 0, 0, 42, 2};
+    int                   k;
+
+    for (k = 0; k < 2; k++) {
+        struct smt_pipeline_conf *pc = load(yaml[k], NULL, 0);
+        struct smt_pipeline      *pl;
+        struct smt_record         rec;
+        struct smt_arena          a;
+        struct smt_err            err;
+        struct seen               s;
+        uint64_t                  n0;
+
+        T_OK(pc != NULL);
+        if (pc == NULL) {
+            continue;
+        }
+        pl = smt_pipeline_new(pc, &err);
+        T_OK(pl != NULL);
+        smt_arena_init(&a, 4096);
+        smt_record_init(&rec, &a, SMT_FMT_JSON, SMT_FMT_AVRO);
+        rec.codec = pc->codec;
+        rec.topic = smt_bytes_str("a");
+        rec.value.raw.ptr = datum;
+        rec.value.raw.len = sizeof(datum);
+        memset(&s, 0, sizeof(s));
+        n0 = smt_schemareg_requests(smt_codec_registry(pc->codec));
+        smt_pipeline_process(pl, &rec, collect, &s);
+        T_EQI(s.n, 1);
+        T_EQI(s.stage[0], SMT_STAGE_VALUE_CONVERTER);
+        T_EQI(smt_schemareg_requests(smt_codec_registry(pc->codec)) - n0,
+              want_requests[k]);
+        smt_arena_fini(&a);
+        smt_pipeline_free(pl);
+        smt_pipeline_conf_free(pc);
+    }
+}
+
 static void test_config(void)
 {
     struct smt_pipeline_conf *pc;
@@ -795,6 +851,7 @@ int main(void)
     test_hostile_datums();
     test_pipeline();
     test_config();
+    test_retriable_registry();
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0) {
         fprintf(stderr, "could not remove %s\n", dir);
