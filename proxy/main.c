@@ -1549,6 +1549,14 @@ static int is_help(const char *a)
            strcmp(a, "help") == 0;
 }
 
+/* jemalloc's settings (the daemon links it: Makefile): hand freed pages
+ * back within a second instead of ten, which keeps the relay's resident
+ * memory near what it holds in flight (bench/e2e.py: peak RSS 107-124 MiB
+ * with the defaults, 82-85 MiB with these, the same records/s). Read by
+ * jemalloc at start-up; MALLOC_CONF in the environment still applies on
+ * top. Without jemalloc it is an unused string. */
+const char *malloc_conf = "dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 int main(int argc, char **argv)
 {
     const char *cmd, *conf = NULL, *usage;
