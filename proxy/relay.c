@@ -226,6 +226,7 @@ struct px_relay {
     struct smt_diags               *reload_diags;
     atomic_ullong                   n_reload_ok, n_reload_err, n_rebalances;
     int                             restart; /* Kafka settings changed */
+    volatile int                    stop_retries; /* stopping: no waits */
     /* in flight (inputs consumed, not yet retired) */
     atomic_llong                    inflight_records, inflight_bytes;
     /* counters */
@@ -564,6 +565,7 @@ static struct px_gen *gen_new(struct px_relay *r,
             gen_free(r, g);
             return NULL;
         }
+        g->pl[i]->cancel = &r->stop_retries;
     }
     g->seq = ++r->gen_seq;
     g->nouts = 2 * pc->nroutes + 2;
@@ -2442,12 +2444,38 @@ static void create_dlq_topic(struct px_relay *r, const char *topic,
     rd_kafka_NewTopic_destroy(nt);
 }
 
-static void create_dlq_topics(struct px_relay *r,
-                              const struct smt_pipeline_conf *pc)
+/* 1 when pc names topic as a DLQ (pipeline or route); pc may be NULL. */
+static int has_dlq(const struct smt_pipeline_conf *pc, const char *topic)
 {
     uint32_t i;
 
-    if (pc->errors.dlq_topic != NULL && pc->errors.dlq_topic[0]) {
+    if (pc == NULL) {
+        return 0;
+    }
+    if (pc->errors.dlq_topic != NULL && strcmp(pc->errors.dlq_topic, topic) == 0) {
+        return 1;
+    }
+    for (i = 0; i < pc->nroutes; i++) {
+        const struct smt_route_conf *rt = &pc->routes[i];
+
+        if (rt->has_errors && rt->errors.dlq_topic != NULL &&
+            strcmp(rt->errors.dlq_topic, topic) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The DLQ topics of pc that before (the running configuration, or NULL at
+ * start-up) did not have. */
+static void create_dlq_topics(struct px_relay *r,
+                              const struct smt_pipeline_conf *pc,
+                              const struct smt_pipeline_conf *before)
+{
+    uint32_t i;
+
+    if (pc->errors.dlq_topic != NULL && pc->errors.dlq_topic[0] &&
+        !has_dlq(before, pc->errors.dlq_topic)) {
         create_dlq_topic(r, pc->errors.dlq_topic,
                          pc->errors.dlq_replication_factor);
     }
@@ -2456,7 +2484,8 @@ static void create_dlq_topics(struct px_relay *r,
 
         if (rt->has_errors && rt->errors.dlq_topic && rt->errors.dlq_topic[0] &&
             (pc->errors.dlq_topic == NULL ||
-             strcmp(rt->errors.dlq_topic, pc->errors.dlq_topic) != 0)) {
+             strcmp(rt->errors.dlq_topic, pc->errors.dlq_topic) != 0) &&
+            !has_dlq(before, rt->errors.dlq_topic)) {
             create_dlq_topic(r, rt->errors.dlq_topic,
                              rt->errors.dlq_replication_factor);
         }
@@ -2606,7 +2635,7 @@ static enum px_reload_result relay_reload(struct px_relay *r,
     if (px_kafka_embedded(r->pc)) {
         embedded_topics(r, pc);
     } else {
-        create_dlq_topics(r, pc);
+        create_dlq_topics(r, pc, r->gen->pc);
     }
     pthread_mutex_lock(&r->gen_mu);
     old = r->gen;
@@ -2902,7 +2931,7 @@ int px_relay_run(const struct px_run_opts *opts)
         r.exit_code = 2;
     } else {
         if (!px_kafka_embedded(r.pc)) {
-            create_dlq_topics(&r, r.pc); /* the embedded cluster made them */
+            create_dlq_topics(&r, r.pc, NULL); /* the embedded cluster made them */
         }
         if (subscribe(&r) != 0) {
             relay_fatal(&r, "could not subscribe");
@@ -2919,6 +2948,7 @@ int px_relay_run(const struct px_run_opts *opts)
     PX_INFO("stopping: draining %lld record(s) in flight",
             (long long)atomic_load(&r.inflight_records));
     r.drain_deadline = now_ms() + r.xc.shutdown_ms;
+    r.stop_retries = 1;
     for (i = 0; i < r.nworkers; i++) {
         queue_close(&r.workers[i].q);
     }
@@ -2950,6 +2980,7 @@ out:
     if (started) {
         /* set-up failed after the workers started (subscribe) */
         r.drain_deadline = now_ms();
+        r.stop_retries = 1;
         for (i = 0; i < r.nworkers; i++) {
             queue_close(&r.workers[i].q);
         }

@@ -229,9 +229,18 @@ static enum route_result route_attempts(struct smt_pipeline *pl, uint32_t i,
         if ((wait = smt_retry_next_wait(&rs, mono_ms())) < 0) {
             return res; /* out of time: it failed with that error */
         }
-        ts.tv_sec = wait / 1000;
-        ts.tv_nsec = (wait % 1000) * 1000000L;
-        while (nanosleep(&ts, &ts) != 0) {
+        /* in slices, so that the owner's cancel flag is seen soon */
+        while (wait > 0) {
+            int64_t slice = wait < 100 ? wait : 100;
+
+            if (pl->cancel != NULL && *pl->cancel) {
+                return res; /* shutting down: it failed with that error */
+            }
+            ts.tv_sec = 0;
+            ts.tv_nsec = slice * 1000000L;
+            while (nanosleep(&ts, &ts) != 0) {
+            }
+            wait -= slice;
         }
     }
 }

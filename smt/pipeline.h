@@ -139,6 +139,10 @@ struct smt_pipeline {
     const struct smt_pipeline_conf *conf;
     uint32_t                        nroutes;
     struct smt_chain              **chains; /* one per route */
+    /* Set by the owner (NULL: never): when *cancel becomes non-zero, a
+     * route waiting to retry a retriable failure stops waiting and fails
+     * with it (Connect: shutdown interrupts the retry). */
+    const volatile int             *cancel;
 };
 
 /** Instantiates the pipeline for one worker. Returns NULL with err. */

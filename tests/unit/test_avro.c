@@ -706,7 +706,7 @@ static void test_pipeline(void)
  * VALUE_CONVERTER; without a retry timeout it is tried once. */
 static void test_retriable_registry(void)
 {
-    static const char *const yaml[2] = {
+    static const char *const yaml[3] = {
         "input: {topics: [a], value.format: avro}\n"
         "schema.registry: {url: 'http://127.0.0.1:1', timeout: 200ms}\n"
         "errors: {tolerance: all, retry.timeout: 700ms}\n"
@@ -717,12 +717,19 @@ static void test_retriable_registry(void)
         "errors: {tolerance: all}\n"
         "routes: [{name: r, transforms: [{type: InsertField$Value, "
         "static.field: x, static.value: y}]}]\n",
+        /* retry forever, but the owner is stopping: one attempt */
+        "input: {topics: [a], value.format: avro}\n"
+        "schema.registry: {url: 'http://127.0.0.1:1', timeout: 200ms}\n"
+        "errors: {tolerance: all, retry.timeout: -1}\n"
+        "routes: [{name: r, transforms: [{type: InsertField$Value, "
+        "static.field: x, static.value: y}]}]\n",
     };
-    static const uint64_t want_requests[2] = {3, 1};
+    static const uint64_t want_requests[3] = {3, 1, 1};
+    static const volatile int stopping = 1;
     static const char     datum[] = {0, 0, 0, 0, 42, 2};
     int                   k;
 
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < 3; k++) {
         struct smt_pipeline_conf *pc = load(yaml[k], NULL, 0);
         struct smt_pipeline      *pl;
         struct smt_record         rec;
@@ -737,6 +744,9 @@ static void test_retriable_registry(void)
         }
         pl = smt_pipeline_new(pc, &err);
         T_OK(pl != NULL);
+        if (k == 2) {
+            pl->cancel = &stopping;
+        }
         smt_arena_init(&a, 4096);
         smt_record_init(&rec, &a, SMT_FMT_JSON, SMT_FMT_AVRO);
         rec.codec = pc->codec;
