@@ -1213,6 +1213,17 @@ static void emit(void *opaque, const struct smt_output *o)
         }
         break;
     case SMT_OUT_FAIL:
+        if (r->stop_retries && smt_errp_retriable(o->err->code) &&
+            route_errors(pc, route)->retry_timeout_ms != 0) {
+            /* its retries were cut short by the stop, not exhausted: not
+             * a failure to report; left uncommitted for the next run */
+            atomic_store(&in->poison, 1);
+            PX_WARN("record %s/%d/%lld: still retrying at shutdown (%s); its "
+                    "offset is not committed", rd_kafka_topic_name(in->rkm->rkt),
+                    (int)in->rkm->partition, (long long)in->rkm->offset,
+                    o->err->msg);
+            break;
+        }
         memset(&f, 0, sizeof(f));
         f.stage = o->err->stage;
         f.klass = smt_failure_class(pc, o, klass, sizeof(klass));
@@ -2408,6 +2419,32 @@ static void create_dlq_topic(struct px_relay *r, const char *topic,
     size_t                               n;
     char                                 errstr[256];
 
+    /* Connect looks first and creates only what is missing (a cluster
+     * that cannot create topics, or an ACL that forbids it, is then no
+     * obstacle for a topic that exists) */
+    {
+        rd_kafka_topic_t          *rkt = rd_kafka_topic_new(r->consumer, topic,
+                                                            NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        int                        exists = 0;
+
+        if (rkt != NULL &&
+            rd_kafka_metadata(r->consumer, 0, rkt, &md, 5000) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
+            exists = md->topic_cnt == 1 &&
+                     md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                     md->topics[0].partition_cnt > 0;
+        }
+        if (md != NULL) {
+            rd_kafka_metadata_destroy(md);
+        }
+        if (rkt != NULL) {
+            rd_kafka_topic_destroy(rkt);
+        }
+        if (exists) {
+            return;
+        }
+    }
     nt = rd_kafka_NewTopic_new(topic, 1, (int)rf, errstr, sizeof(errstr));
     if (nt == NULL) {
         PX_WARN("DLQ topic '%s': %s", topic, errstr);

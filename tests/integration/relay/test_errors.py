@@ -31,7 +31,9 @@ rest start their own. Every wait has a deadline; there are no sleeps.
 import json
 import os
 import re
+import signal
 import subprocess
+import time
 import types
 
 import pytest
@@ -905,6 +907,65 @@ def test_breaker_trips_after_max_failures(tier, cluster, procs):
         if i.kind == "good" and not seen.got["strict"].get(i.seq):
             p.append("strict: %s lost" % i.where())
     assert not p, fmt(p)
+
+
+# ------------------------------------- a stop interrupts a retry wait
+
+RETRY_FOREVER = """\
+name: {group}
+kafka:
+  bootstrap.servers: "{bootstrap}"
+input:
+  topics: [{input}]
+  value.format: avro
+schema.registry: {{url: "http://127.0.0.1:1", timeout: 200ms}}
+errors:
+  tolerance: all
+  retry.timeout: -1
+  deadletterqueue.topic.name: {dlq}
+workers: 2
+delivery:
+  commit.interval: 200ms
+routes:
+  - name: keep
+    topic: {keep}
+    transforms:
+      - {{type: InsertField$Value, static.field: x, static.value: y}}
+"""
+
+
+def test_stop_interrupts_retry_wait(tier, cluster, procs):
+    """Avro values whose schema registry does not answer fail retriably;
+    with errors.retry.timeout -1 the route retries forever. SIGTERM must
+    still stop the relay promptly, and the records whose retries it cut
+    short are neither reported (no DLQ record) nor committed past."""
+    t = ETopics("retrystop")
+    bs = cluster(t)
+    relay = procs.relay("retrystop", RETRY_FOREVER.format(
+        group=t.group, bootstrap=bs, input=t.input, dlq=t.dlq,
+        keep=t.keep)).start()
+    inputs = [mk(s, "good") for s in range(3)]
+    for i in inputs:  # the Confluent wire header of schema id 1, then junk
+        i.value = b"\x00\x00\x00\x00\x01" + i.value
+    h.produce(bs, t.input, inputs, partition=1)
+    relay.wait_stats(lambda s: s["in"] >= len(inputs),
+                     "the relay to consume the records")
+    t0 = time.monotonic()
+    relay.signal(signal.SIGTERM)
+    rc = relay.wait(60)
+    took = time.monotonic() - t0
+    assert rc in (0, 1), "exit status %r; log:\n%s" % (rc, relay.log_tail())
+    log = relay.log_text()
+    assert "still retrying at shutdown" in log, (
+        "no record was cut short while retrying (%.1f s to stop); log:\n%s"
+        % (took, relay.log_tail()))
+    got = h.committed(bs, t.group, t.input, [1]).get(1, -1001)
+    assert got <= inputs[0].offset, (
+        "committed offset %r of partition 1 is past the first record still "
+        "retrying (offset %d)" % (got, inputs[0].offset))
+    seen = Seen(bs, t, inputs)
+    assert not seen.raw["dlq"], "the DLQ holds %d record(s); expected none " \
+        "(a stop is not a failure)" % len(seen.raw["dlq"])
 
 
 # ------------------------------------------- 1% poison, large stream
