@@ -80,9 +80,11 @@ esac
 RELAY_RESULTS=$tmp/results
 export RELAY_RESULTS
 cd "$root/tests/integration/relay" || finish 0 1
-# shellcheck disable=SC2086
+# RELAY_PYTEST_ARGS is split as the shell would (quotes kept: -k "a and
+# b" works); with no file or directory in it pytest collects this one.
+eval "set -- ${RELAY_PYTEST_ARGS:-}"
 "$py" -m pytest -p no:cacheprovider --basetemp "$tmp/pytest" -o console_output_style=classic \
-    -rfE --durations=0 --durations-min=5 --tiers "$tiers" ${RELAY_PYTEST_ARGS:-} .
+    -rfE --durations=0 --durations-min=5 --tiers "$tiers" "$@"
 rc=$?
 if [ ! -s "$RELAY_RESULTS" ]; then
     echo "$name: pytest (exit status $rc) reported no results"
