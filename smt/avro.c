@@ -210,151 +210,6 @@ static const char *param_get(const struct smt_schema *s, const char *k,
     return v->u.s.ptr;
 }
 
-/* Decimal text of the big-endian two's complement integer p[0..n) scaled
- * by scale (n >= 1, scale >= 0). */
-static struct smt_val *dec_text(struct smt_arena *a, const unsigned char *p,
-                                size_t n, int scale)
-{
-    unsigned char *mag = smt_arena_alloc(a, n);
-    char          *dig = smt_arena_alloc(a, n * 3 + 2);
-    char          *txt, *o;
-    size_t         i, nd = 0, start = 0;
-    int            neg = p[0] >= 0x80;
-
-    memcpy(mag, p, n);
-    if (neg) {
-        unsigned carry = 1;
-
-        for (i = n; i-- > 0;) {
-            unsigned x = (unsigned)(unsigned char)~mag[i] + carry;
-
-            mag[i] = (unsigned char)x;
-            carry = x >> 8;
-        }
-    }
-    while (start < n && mag[start] == 0) {
-        start++;
-    }
-    while (start < n) {
-        unsigned rem = 0;
-
-        for (i = start; i < n; i++) {
-            unsigned cur = (rem << 8) | mag[i];
-
-            mag[i] = (unsigned char)(cur / 10);
-            rem = cur % 10;
-        }
-        dig[nd++] = (char)('0' + rem);
-        while (start < n && mag[start] == 0) {
-            start++;
-        }
-    }
-    if (nd == 0) {
-        dig[nd++] = '0';
-        neg = 0;
-    }
-    o = txt = smt_arena_alloc(a, nd + (size_t)scale + 4);
-    if (neg) {
-        *o++ = '-';
-    }
-    if (nd <= (size_t)scale) {
-        *o++ = '0';
-        *o++ = '.';
-        for (i = nd; i < (size_t)scale; i++) {
-            *o++ = '0';
-        }
-        for (i = nd; i-- > 0;) {
-            *o++ = dig[i];
-        }
-    } else {
-        for (i = nd; i-- > 0;) {
-            *o++ = dig[i];
-            if (i == (size_t)scale && scale > 0) {
-                *o++ = '.';
-            }
-        }
-    }
-    *o = '\0';
-    return smt_val_str(a, SMT_DECIMAL, txt, (size_t)(o - txt));
-}
-
-/* The minimal big-endian two's complement bytes of decimal text t (exactly
- * scale fractional digits) into out (cap bytes). Returns the length, or -1
- * with err. */
-static long dec_bytes(struct smt_bytes t, int scale, unsigned char *out,
-                      size_t cap, struct smt_err *err)
-{
-    const char *p = t.ptr, *e = t.ptr + t.len, *dot = NULL;
-    size_t      n = 0, i;
-    int         neg = 0, have = 0;
-
-    if (p < e && (*p == '-' || *p == '+')) {
-        neg = *p == '-';
-        p++;
-    }
-    memset(out, 0, cap);
-    for (; p < e; p++) {
-        unsigned carry;
-
-        if (*p == '.' && dot == NULL) {
-            dot = p;
-            continue;
-        }
-        if ((unsigned)(*p - '0') > 9) {
-            return smt_err_set(err, SMT_E_DATA, "invalid decimal value '%.*s'",
-                               (int)(t.len > 64 ? 64 : t.len), t.ptr);
-        }
-        have = 1;
-        carry = (unsigned)(*p - '0');
-        for (i = 0; i < n; i++) { /* little-endian mag = mag * 10 + d */
-            unsigned x = out[i] * 10u + carry;
-
-            out[i] = (unsigned char)x;
-            carry = x >> 8;
-        }
-        if (carry != 0) {
-            if (n + 2 >= cap) {
-                return smt_err_set(err, SMT_E_LIMIT,
-                                   "decimal value has too many digits");
-            }
-            out[n++] = (unsigned char)carry;
-        }
-    }
-    if (!have) {
-        return smt_err_set(err, SMT_E_DATA, "invalid decimal value '%.*s'",
-                           (int)(t.len > 64 ? 64 : t.len), t.ptr);
-    }
-    if ((dot ? (int)(e - dot - 1) : 0) != scale) {
-        return smt_err_set(err, SMT_E_DATA, "BigDecimal has mismatching "
-                           "scale value for given Decimal schema");
-    }
-    if (n == 0) {
-        out[n++] = 0;
-    }
-    if (neg && !(n == 1 && out[0] == 0)) {
-        unsigned carry = 1;
-
-        for (i = 0; i < n; i++) {
-            unsigned x = (unsigned)(unsigned char)~out[i] + carry;
-
-            out[i] = (unsigned char)x;
-            carry = x >> 8;
-        }
-        if (!(out[n - 1] & 0x80)) {
-            out[n++] = 0xFF;
-        }
-    } else if (out[n - 1] & 0x80) {
-        out[n++] = 0;
-    }
-    for (i = 0; i < n / 2; i++) {
-        unsigned char x = out[i];
-
-        out[i] = out[n - 1 - i];
-        out[n - 1 - i] = x;
-    }
-    return (long)n;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Schema compilation                                                       */
 
@@ -585,7 +440,7 @@ static struct smt_val *av_default(struct av_comp *c, const struct av_node *n,
             if (k == 0 || k > AV_MAX_DECIMAL_BYTES) {
                 goto bad;
             }
-            return dec_text(c->a, o, k, n->scale);
+            return smt_decimal_from_unscaled(c->a, o, k, n->scale);
         }
         return smt_val_str(c->a, SMT_BYTES, (const char *)o, k);
     }
@@ -1487,7 +1342,7 @@ static struct smt_val *rd_node(struct av_rd *r, const struct av_node *n)
                             (size_t)(r->p - r->start));
                 return NULL;
             }
-            v = dec_text(r->a, r->p, len, n->scale);
+            v = smt_decimal_from_unscaled(r->a, r->p, len, n->scale);
         } else {
             v = smt_val_str(r->a, n->kind == AV_STRING ? SMT_STRING
                                                        : SMT_BYTES,
@@ -1827,7 +1682,8 @@ static int wr_node(struct smt_buf *b, const struct av_node *n,
             if (v->type != SMT_DECIMAL) {
                 return wr_mismatch(err, n, v);
             }
-            k = dec_bytes(v->u.s, n->scale, tmp, sizeof(tmp), err);
+            k = smt_decimal_to_unscaled(v->u.s, n->scale, tmp, sizeof(tmp),
+                                        err);
             if (k < 0) {
                 return -1;
             }

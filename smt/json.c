@@ -1976,77 +1976,6 @@ bad:
                        "Invalid scale parameter found in Decimal schema: ");
 }
 
-/* Decimal text of the two's-complement big-endian integer b scaled by
- * scale (plain notation; a negative scale appends zeros). */
-static struct smt_val *decimal_from_bytes(struct smt_arena *a,
-                                          struct smt_bytes b, int scale)
-{
-    size_t          n = b.len, i, nd = 0, len;
-    unsigned char  *mag = smt_arena_alloc(a, n);
-    char           *dig = smt_arena_alloc(a, n * 3 + 2);
-    int             neg = (unsigned char)b.ptr[0] >= 0x80;
-    size_t          start = 0;
-    char           *txt, *o;
-
-    memcpy(mag, b.ptr, n);
-    if (neg) {
-        /* magnitude = two's complement negation */
-        int carry = 1;
-        for (i = n; i-- > 0;) {
-            unsigned x = (unsigned)(unsigned char)~mag[i] + (unsigned)carry;
-            mag[i] = (unsigned char)x;
-            carry = x >> 8;
-        }
-    }
-    /* repeated division by 10 gives the digits, least significant first */
-    while (start < n) {
-        unsigned rem = 0;
-        for (i = start; i < n; i++) {
-            unsigned cur = (rem << 8) | mag[i];
-            mag[i] = (unsigned char)(cur / 10);
-            rem = cur % 10;
-        }
-        dig[nd++] = (char)('0' + rem);
-        while (start < n && mag[start] == 0) {
-            start++;
-        }
-    }
-    if (nd == 0) {
-        dig[nd++] = '0';
-    }
-    len = nd + (size_t)(scale > 0 ? scale : -scale) + 4;
-    o = txt = smt_arena_alloc(a, len);
-    if (neg) {
-        *o++ = '-';
-    }
-    if (scale <= 0) {
-        for (i = nd; i-- > 0;) {
-            *o++ = dig[i];
-        }
-        if (!(nd == 1 && dig[0] == '0')) {
-            for (i = 0; i < (size_t)-(long)scale; i++) {
-                *o++ = '0';
-            }
-        }
-    } else if (nd <= (size_t)scale) {
-        *o++ = '0';
-        *o++ = '.';
-        for (i = nd; i < (size_t)scale; i++) {
-            *o++ = '0';
-        }
-        for (i = nd; i-- > 0;) {
-            *o++ = dig[i];
-        }
-    } else {
-        for (i = nd; i-- > 0;) {
-            *o++ = dig[i];
-            if (i == (size_t)scale) {
-                *o++ = '.';
-            }
-        }
-    }
-    return smt_val_str(a, SMT_DECIMAL, txt, (size_t)(o - txt));
-}
 
 /* True when a converted child still has the source child's text, so the
  * container around it may keep its own. */
@@ -2107,7 +2036,8 @@ static struct smt_val *env_convert(struct smt_arena *a,
             smt_err_set(err, SMT_E_DATA, "Invalid bytes for Decimal field");
             return NULL;
         }
-        return decimal_from_bytes(a, bin, scale);
+        return smt_decimal_from_unscaled(a, (const unsigned char *)bin.ptr,
+                                         bin.len, scale);
     case LK_DATE:
     case LK_TIME:
         if (v->type != SMT_INT64 || v->u.i < INT32_MIN || v->u.i > INT32_MAX) {
@@ -2314,83 +2244,25 @@ struct smt_val *smt_envelope_decode(struct smt_arena *a, struct smt_val *root,
     return env_convert(a, s, pn, err);
 }
 
-/* Minimal big-endian two's complement of the decimal text's unscaled
- * value (BigInteger.toByteArray()) appended to out as base64 in a string. */
+/* A Decimal in the envelope: its unscaled bytes, base64 in a string. */
 static int decimal_write(struct jw *w, const struct smt_schema *s,
                          const struct smt_val *v)
 {
-    const char    *p = v->u.s.ptr, *e = p + v->u.s.len, *dot = NULL;
+    size_t         cap = SMT_DECIMAL_UNSCALED_CAP(v->u.s.len);
     unsigned char *mag;
-    size_t         n = 0, cap, i;
-    int            neg = 0, scale, have = 0;
+    long           n;
+    int            scale;
 
     if (decimal_scale(s, &scale, w->err) < 0) {
         return -1;
     }
-    if (p < e && (*p == '-' || *p == '+')) {
-        neg = *p == '-';
-        p++;
+    mag = smt_xmalloc(cap);
+    n = smt_decimal_to_unscaled(v->u.s, scale, mag, cap, w->err);
+    if (n >= 0) {
+        jw_b64str(w, mag, (size_t)n);
     }
-    cap = (size_t)(e - p) / 2 + 2;
-    mag = smt_xcalloc(cap, 1);
-    for (; p < e; p++) {
-        unsigned carry;
-        if (*p == '.' && dot == NULL) {
-            dot = p;
-            continue;
-        }
-        if ((unsigned)(*p - '0') > 9) {
-            free(mag);
-            return smt_err_set(w->err, SMT_E_DATA,
-                               "invalid decimal value '%.*s'",
-                               (int)(v->u.s.len > 64 ? 64 : v->u.s.len),
-                               v->u.s.ptr);
-        }
-        have = 1;
-        /* mag = mag * 10 + digit, little-endian bytes */
-        carry = (unsigned)(*p - '0');
-        for (i = 0; i < n; i++) {
-            unsigned x = mag[i] * 10u + carry;
-            mag[i] = (unsigned char)x;
-            carry = x >> 8;
-        }
-        if (carry) {
-            mag[n++] = (unsigned char)carry;
-        }
-    }
-    if (!have || (dot ? (int)(e - dot - 1) : 0) != scale) {
-        free(mag);
-        if (!have) {
-            return smt_err_set(w->err, SMT_E_DATA, "invalid decimal value ''");
-        }
-        return smt_err_set(w->err, SMT_E_DATA, "BigDecimal has mismatching "
-                           "scale value for given Decimal schema");
-    }
-    if (n == 0) {
-        mag[n++] = 0;
-    }
-    if (neg && !(n == 1 && mag[0] == 0)) {
-        int carry = 1;
-        for (i = 0; i < n; i++) {
-            unsigned x = (unsigned)(unsigned char)~mag[i] + (unsigned)carry;
-            mag[i] = (unsigned char)x;
-            carry = (int)(x >> 8);
-        }
-        if (!(mag[n - 1] & 0x80)) {
-            mag[n++] = 0xFF;
-        }
-    } else if (mag[n - 1] & 0x80) {
-        mag[n++] = 0;
-    }
-    /* to big-endian */
-    for (i = 0; i < n / 2; i++) {
-        unsigned char t = mag[i];
-        mag[i] = mag[n - 1 - i];
-        mag[n - 1 - i] = t;
-    }
-    jw_b64str(w, mag, n);
     free(mag);
-    return 0;
+    return n < 0 ? -1 : 0;
 }
 
 static int env_write(struct jw *w, const struct smt_schema *s,

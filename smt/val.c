@@ -10,7 +10,9 @@
 #include "val.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char *smt_type_name(int type)
 {
@@ -610,4 +612,160 @@ struct smt_val *smt_path_parent_mut(struct smt_arena *a, struct smt_val *root,
         v = next;
     }
     return v;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Decimal <-> unscaled two's complement bytes */
+
+struct smt_val *smt_decimal_from_unscaled(struct smt_arena *a,
+                                          const unsigned char *p, size_t n,
+                                          int scale)
+{
+    unsigned char *mag = smt_arena_alloc(a, n ? n : 1);
+    char          *dig = smt_arena_alloc(a, n * 3 + 2);
+    char          *txt, *o;
+    size_t         i, nd = 0, start = 0;
+    int            neg = n > 0 && p[0] >= 0x80;
+
+    if (n > 0) {
+        memcpy(mag, p, n);
+    }
+    if (neg) { /* the magnitude: two's complement negation */
+        unsigned carry = 1;
+
+        for (i = n; i-- > 0;) {
+            unsigned x = (unsigned)(unsigned char)~mag[i] + carry;
+
+            mag[i] = (unsigned char)x;
+            carry = x >> 8;
+        }
+    }
+    while (start < n && mag[start] == 0) {
+        start++;
+    }
+    /* repeated division by 10: the digits, least significant first */
+    while (start < n) {
+        unsigned rem = 0;
+
+        for (i = start; i < n; i++) {
+            unsigned cur = (rem << 8) | mag[i];
+
+            mag[i] = (unsigned char)(cur / 10);
+            rem = cur % 10;
+        }
+        dig[nd++] = (char)('0' + rem);
+        while (start < n && mag[start] == 0) {
+            start++;
+        }
+    }
+    if (nd == 0) {
+        dig[nd++] = '0';
+        neg = 0;
+    }
+    o = txt = smt_arena_alloc(a, nd + (size_t)(scale > 0 ? scale : -scale) + 4);
+    if (neg) {
+        *o++ = '-';
+    }
+    if (scale <= 0) {
+        for (i = nd; i-- > 0;) {
+            *o++ = dig[i];
+        }
+        if (!(nd == 1 && dig[0] == '0')) {
+            for (i = 0; i < (size_t)-(long)scale; i++) {
+                *o++ = '0';
+            }
+        }
+    } else if (nd <= (size_t)scale) {
+        *o++ = '0';
+        *o++ = '.';
+        for (i = nd; i < (size_t)scale; i++) {
+            *o++ = '0';
+        }
+        for (i = nd; i-- > 0;) {
+            *o++ = dig[i];
+        }
+    } else {
+        for (i = nd; i-- > 0;) {
+            *o++ = dig[i];
+            if (i == (size_t)scale) {
+                *o++ = '.';
+            }
+        }
+    }
+    *o = '\0';
+    return smt_val_str(a, SMT_DECIMAL, txt, (size_t)(o - txt));
+}
+
+long smt_decimal_to_unscaled(struct smt_bytes t, int scale, unsigned char *out,
+                             size_t cap, struct smt_err *err)
+{
+    const char *p = t.ptr, *e = t.ptr + t.len, *dot = NULL;
+    size_t      n = 0, i;
+    int         neg = 0, have = 0;
+
+    if (p < e && (*p == '-' || *p == '+')) {
+        neg = *p == '-';
+        p++;
+    }
+    memset(out, 0, cap);
+    for (; p < e; p++) {
+        unsigned carry;
+
+        if (*p == '.' && dot == NULL) {
+            dot = p;
+            continue;
+        }
+        if ((unsigned)(*p - '0') > 9) {
+            break;
+        }
+        have = 1;
+        carry = (unsigned)(*p - '0');
+        for (i = 0; i < n; i++) { /* little-endian: mag = mag * 10 + d */
+            unsigned x = out[i] * 10u + carry;
+
+            out[i] = (unsigned char)x;
+            carry = x >> 8;
+        }
+        if (carry != 0) {
+            if (n + 2 >= cap) {
+                return smt_err_set(err, SMT_E_LIMIT,
+                                   "decimal value has too many digits");
+            }
+            out[n++] = (unsigned char)carry;
+        }
+    }
+    if (!have || p < e) {
+        return smt_err_set(err, SMT_E_DATA, "invalid decimal value '%.*s'",
+                           (int)(t.len > 64 ? 64 : t.len), t.ptr);
+    }
+    if ((dot ? (int)(e - dot - 1) : 0) != scale) {
+        return smt_err_set(err, SMT_E_DATA, "BigDecimal has mismatching "
+                                            "scale value for given Decimal "
+                                            "schema");
+    }
+    if (n == 0) {
+        out[n++] = 0;
+    }
+    if (neg && !(n == 1 && out[0] == 0)) { /* two's complement */
+        unsigned carry = 1;
+
+        for (i = 0; i < n; i++) {
+            unsigned x = (unsigned)(unsigned char)~out[i] + carry;
+
+            out[i] = (unsigned char)x;
+            carry = x >> 8;
+        }
+        if (!(out[n - 1] & 0x80)) {
+            out[n++] = 0xFF;
+        }
+    } else if (out[n - 1] & 0x80) {
+        out[n++] = 0;
+    }
+    for (i = 0; i < n / 2; i++) { /* to big-endian */
+        unsigned char x = out[i];
+
+        out[i] = out[n - 1 - i];
+        out[n - 1 - i] = x;
+    }
+    return (long)n;
 }

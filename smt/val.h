@@ -163,6 +163,26 @@ struct smt_field {
 };
 
 #define SMT_LOGICAL_DECIMAL "org.apache.kafka.connect.data.Decimal"
+
+/* A Decimal travels as its unscaled value, BigInteger.toByteArray(): the
+ * minimal big-endian two's complement bytes (the JSON envelope base64s
+ * them, Avro writes them as bytes or fixed). */
+
+/** The DECIMAL node of the unscaled integer p[0..n) and scale, in plain
+ *  notation ("-1.50"; a negative scale appends zeros; n 0 reads as 0). */
+struct smt_val *smt_decimal_from_unscaled(struct smt_arena *a,
+                                          const unsigned char *p, size_t n,
+                                          int scale);
+
+/** Room smt_decimal_to_unscaled() may need for decimal text of len bytes. */
+#define SMT_DECIMAL_UNSCALED_CAP(len) ((len) / 2 + 3)
+
+/** The unscaled bytes of decimal text t, which must have exactly scale
+ *  digits after its point (Connect: "BigDecimal has mismatching scale
+ *  value for given Decimal schema"), into out (cap bytes). Returns their
+ *  count, or -1 with err (SMT_E_DATA; SMT_E_LIMIT when cap is too small). */
+long smt_decimal_to_unscaled(struct smt_bytes t, int scale, unsigned char *out,
+                             size_t cap, struct smt_err *err);
 #define SMT_LOGICAL_DATE "org.apache.kafka.connect.data.Date"
 #define SMT_LOGICAL_TIME "org.apache.kafka.connect.data.Time"
 #define SMT_LOGICAL_TIMESTAMP "org.apache.kafka.connect.data.Timestamp"

@@ -274,6 +274,57 @@ static void test_deep_parent(void)
     smt_arena_fini(&a);
 }
 
+/* Decimal <-> unscaled bytes (BigInteger.toByteArray()), both ways. */
+static void test_decimal_unscaled(void)
+{
+    static const struct {
+        const char   *text;
+        int           scale;
+        unsigned char bytes[4];
+        size_t        n;
+    } c[] = {
+        {"0", 0, {0x00}, 1},         {"1.27", 2, {0x7F}, 1},
+        {"1.28", 2, {0x00, 0x80}, 2}, {"-1.28", 2, {0x80}, 1},
+        {"-1.29", 2, {0xFF, 0x7F}, 2}, {"0.05", 2, {0x05}, 1},
+        {"-0.001", 3, {0xFF}, 1},    {"65536", 0, {0x01, 0x00, 0x00}, 3},
+    };
+    struct smt_arena a;
+    struct smt_err   err;
+    unsigned char    out[16];
+    size_t           i;
+    long             n;
+    struct smt_val  *v;
+
+    smt_arena_init(&a, 1024);
+    for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        v = smt_decimal_from_unscaled(&a, c[i].bytes, c[i].n, c[i].scale);
+        T_EQI(v->type, SMT_DECIMAL);
+        T_EQB(v->u.s.ptr, v->u.s.len, c[i].text);
+        n = smt_decimal_to_unscaled(smt_bytes_str(c[i].text), c[i].scale,
+                                    out, sizeof(out), &err);
+        T_EQI(n, (long)c[i].n);
+        T_OK(n > 0 && memcmp(out, c[i].bytes, (size_t)n) == 0);
+    }
+    /* a negative scale appends zeros; no bytes read as 0 */
+    v = smt_decimal_from_unscaled(&a, (const unsigned char *)"\x0c", 1, -2);
+    T_EQB(v->u.s.ptr, v->u.s.len, "1200");
+    v = smt_decimal_from_unscaled(&a, NULL, 0, 1);
+    T_EQB(v->u.s.ptr, v->u.s.len, "0.0");
+    /* errors */
+    T_EQI(smt_decimal_to_unscaled(smt_bytes_str("1.5"), 2, out, sizeof(out),
+                                  &err), -1);
+    T_OK(strstr(err.msg, "mismatching scale") != NULL);
+    T_EQI(smt_decimal_to_unscaled(smt_bytes_str("1.x5"), 2, out, sizeof(out),
+                                  &err), -1);
+    T_OK(strstr(err.msg, "invalid decimal value '1.x5'") != NULL);
+    T_EQI(smt_decimal_to_unscaled(smt_bytes_str("-"), 0, out, sizeof(out),
+                                  &err), -1);
+    T_EQI(smt_decimal_to_unscaled(smt_bytes_str("123456789012345678901234567890"),
+                                  0, out, 4, &err), -1);
+    T_EQI(err.code, SMT_E_LIMIT);
+    smt_arena_fini(&a);
+}
+
 int main(void)
 {
     test_paths();
@@ -281,5 +332,6 @@ int main(void)
     test_fork();
     test_lookup_lengths();
     test_deep_parent();
+    test_decimal_unscaled();
     return t_done("test_val");
 }
