@@ -1213,8 +1213,7 @@ static void emit(void *opaque, const struct smt_output *o)
         }
         break;
     case SMT_OUT_FAIL:
-        if (r->stop_retries && smt_errp_retriable(o->err->code) &&
-            route_errors(pc, route)->retry_timeout_ms != 0) {
+        if (o->cancelled) {
             /* its retries were cut short by the stop, not exhausted: not
              * a failure to report; left uncommitted for the next run */
             atomic_store(&in->poison, 1);

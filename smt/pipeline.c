@@ -56,7 +56,8 @@ void smt_pipeline_free(struct smt_pipeline *pl)
 static void emit_fail(smt_emit_fn emit, void *opaque,
                       const struct smt_route_conf *route, uint32_t ri,
                       struct smt_record *rec, const struct smt_record *in,
-                      const struct smt_inst *step, struct smt_err *err)
+                      const struct smt_inst *step, struct smt_err *err,
+                      int cancelled)
 {
     struct smt_output out;
 
@@ -71,6 +72,7 @@ static void emit_fail(smt_emit_fn emit, void *opaque,
     out.in = in;
     out.step = step;
     out.err = err;
+    out.cancelled = (uint8_t)cancelled;
     emit(opaque, &out);
 }
 
@@ -120,7 +122,7 @@ static void split_emit(const struct smt_route_conf *route, uint32_t ri,
         }
         smt_err_clear(&err);
         if (smt_record_encode(p, &err) != 0) {
-            emit_fail(emit, opaque, route, ri, p, in, NULL, &err);
+            emit_fail(emit, opaque, route, ri, p, in, NULL, &err, 0);
             return;
         }
     }
@@ -204,7 +206,8 @@ static int64_t mono_ms(void)
 static enum route_result route_attempts(struct smt_pipeline *pl, uint32_t i,
                                         struct smt_record *in,
                                         struct smt_record *rec,
-                                        struct smt_err *err, uint32_t *failed)
+                                        struct smt_err *err, uint32_t *failed,
+                                        int *cancelled)
 {
     const struct smt_route_conf  *route = &pl->conf->routes[i];
     const struct smt_errors_conf *ec =
@@ -215,6 +218,7 @@ static enum route_result route_attempts(struct smt_pipeline *pl, uint32_t i,
     int                           started = 0;
     struct timespec               ts;
 
+    *cancelled = 0;
     for (;;) {
         res = route_once(pl, i, in, rec, err, failed);
         if ((res != RR_FAIL_COND && res != RR_FAIL_CHAIN &&
@@ -234,7 +238,8 @@ static enum route_result route_attempts(struct smt_pipeline *pl, uint32_t i,
             int64_t slice = wait < 100 ? wait : 100;
 
             if (pl->cancel != NULL && *pl->cancel) {
-                return res; /* shutting down: it failed with that error */
+                *cancelled = 1; /* the owner is stopping */
+                return res;
             }
             ts.tv_sec = 0;
             ts.tv_nsec = slice * 1000000L;
@@ -254,13 +259,13 @@ void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
     struct smt_record               rec;
     struct smt_err                  err;
     uint32_t                        i, failed = 0;
-    int                             taken = 0;
+    int                             taken = 0, cancelled;
 
     for (i = 0; i < pl->nroutes; i++) {
         const struct smt_route_conf *route = &pc->routes[i];
         enum route_result            res;
 
-        res = route_attempts(pl, i, in, &rec, &err, &failed);
+        res = route_attempts(pl, i, in, &rec, &err, &failed, &cancelled);
         if (res == RR_SKIP) {
             continue;
         }
@@ -276,16 +281,18 @@ void smt_pipeline_process(struct smt_pipeline *pl, struct smt_record *in,
              * does not decode, say): that is this route's failure, never a
              * silent skip. */
             if (!decode_failure_seen(in, &err, &seen)) {
-                emit_fail(emit, opaque, route, i, &rec, in, NULL, &err);
+                emit_fail(emit, opaque, route, i, &rec, in, NULL, &err,
+                          cancelled);
             }
             break;
         case RR_FAIL_ENCODE:
-            emit_fail(emit, opaque, route, i, &rec, in, NULL, &err);
+            emit_fail(emit, opaque, route, i, &rec, in, NULL, &err,
+                          cancelled);
             break;
         case RR_FAIL_CHAIN:
             if (!decode_failure_seen(in, &err, &seen)) {
                 emit_fail(emit, opaque, route, i, &rec, in,
-                          &pl->chains[i]->steps[failed], &err);
+                          &pl->chains[i]->steps[failed], &err, cancelled);
             }
             break;
         case RR_DROP:

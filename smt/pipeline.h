@@ -131,6 +131,10 @@ struct smt_output {
      * transform.h); then the route emits npieces RECORD outputs in order,
      * or one FAIL (no records) when any of them failed. */
     uint32_t                     piece, npieces;
+    /* FAIL: the failure was retriable and its retries were cut short by
+     * the pipeline's cancel flag (the owner is stopping): not a failure to
+     * report, the record is simply not done */
+    uint8_t                      cancelled;
 };
 
 typedef void (*smt_emit_fn)(void *opaque, const struct smt_output *out);

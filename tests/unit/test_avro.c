@@ -484,6 +484,7 @@ struct seen {
     char             route[MAX_OUT][32];
     struct smt_bytes value[MAX_OUT];
     int              stage[MAX_OUT];
+    int              cancelled[MAX_OUT];
     char             msg[MAX_OUT][256];
 };
 
@@ -503,6 +504,7 @@ static void collect(void *opaque, const struct smt_output *out)
     }
     if (out->outcome == SMT_OUT_FAIL) {
         s->stage[i] = out->err->stage;
+        s->cancelled[i] = out->cancelled;
         snprintf(s->msg[i], sizeof(s->msg[i]), "%s", out->err->msg);
     }
 }
@@ -758,6 +760,7 @@ static void test_retriable_registry(void)
         smt_pipeline_process(pl, &rec, collect, &s);
         T_EQI(s.n, 1);
         T_EQI(s.stage[0], SMT_STAGE_VALUE_CONVERTER);
+        T_EQI(s.cancelled[0], k == 2); /* cut short, not exhausted */
         T_EQI(smt_schemareg_requests(smt_codec_registry(pc->codec)) - n0,
               want_requests[k]);
         smt_arena_fini(&a);
