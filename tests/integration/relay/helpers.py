@@ -21,7 +21,8 @@ import subprocess
 import time
 import uuid
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,
+                             TopicPartition)
 from confluent_kafka import OFFSET_BEGINNING
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -382,14 +383,31 @@ def partitions_of(bootstrap, topic):
         c.close()
 
 
+# errors of a topic whose partitions have no leader yet
+_NOT_YET = (KafkaError.NOT_LEADER_FOR_PARTITION,
+            KafkaError.LEADER_NOT_AVAILABLE,
+            KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION,
+            KafkaError._TIMED_OUT, KafkaError._TRANSPORT)
+
+
 def end_offsets(bootstrap, topic):
-    """{partition: high watermark}."""
+    """{partition: high watermark}. A topic made moments ago may not have
+    its leaders yet: a retriable error is asked again (within DEADLINE)."""
     c = _consumer(bootstrap)
+    end = time.monotonic() + DEADLINE
     try:
-        md = c.list_topics(topic, timeout=10)
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p),
-                                           timeout=10)[1]
-                for p in md.topics[topic].partitions}
+        while True:
+            try:
+                md = c.list_topics(topic, timeout=10)
+                return {p: c.get_watermark_offsets(TopicPartition(topic, p),
+                                                   timeout=10)[1]
+                        for p in md.topics[topic].partitions}
+            except KafkaException as e:
+                err = e.args[0]
+                if not (err.retriable() or err.code() in _NOT_YET) or \
+                        time.monotonic() > end:
+                    raise
+                time.sleep(0.1)  # a poll interval: the condition is retried
     finally:
         c.close()
 
