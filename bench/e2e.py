@@ -23,7 +23,7 @@ What it does:
      utime+stime, both read just before it is stopped with SIGTERM;
   4. latency: at half the relay's measured rate, e2e_client produces into
      a fresh topic and consumes the program's output topic, for
-     BENCH_LAT_SECONDS (default 10) after BENCH_LAT_WARMUP seconds (default
+     BENCH_LAT_SECONDS (default 10; 0 skips this step) after BENCH_LAT_WARMUP seconds (default
      3); the same for both programs, one at a time;
   5. checks that nothing broke: exit codes, no failed deliveries, every
      output topic holds exactly BENCH_RECORDS records, every input offset
@@ -425,8 +425,11 @@ class Bench:
         for rnd in range(1, self.rounds + 1):
             for kind in ("passthrough", "relay"):
                 t = self.throughput(kind, rnd)
-                self.log("round %d %s: %.0f records/s, peak RSS %.0f MiB"
-                         % (rnd, kind, t["rate"], (t["rss_kib"] or 0) / 1024))
+                self.log("round %d %s: %.0f records/s, %.2f us CPU/record, "
+                         "peak RSS %.0f MiB"
+                         % (rnd, kind, t["rate"],
+                            (t["cpu"] or 0) * 1e6 / self.records,
+                            (t["rss_kib"] or 0) / 1024))
                 runs[kind].append(t)
         best = {}
         for kind, ts in runs.items():
@@ -434,7 +437,8 @@ class Bench:
             best[kind]["all"] = [t["rate"] for t in ts]
         rate = best["relay"]["rate"] / 2
         lat = {}
-        for kind in ("broker", "passthrough", "relay"):
+        for kind in (("broker", "passthrough", "relay")
+                     if self.lat_seconds > 0 else ()):
             lat[kind] = self.latency(kind, rate)
             self.log("latency %s at %.0f/s: p50 %.2f ms, p99 %.2f ms"
                      % (kind, rate, lat[kind]["p50_ms"],
@@ -483,6 +487,24 @@ class Bench:
         print("  wall s: process start until the stats file showed every "
               "record retired (includes start-up, group join, up to 0.5 s "
               "of stats interval)")
+        if lat:
+            self.print_latency(lat, rate)
+        ratio = rl["rate"] / pt["rate"]
+        rss = (rl["rss_kib"] or 0) / 1024
+        print("target: smtproxy >= 0.9x passthrough: %.2fx %s; RSS < 100 MB:"
+              " %.0f MiB %s" % (ratio, "ok" if ratio >= 0.9 else
+                                "BELOW TARGET", rss,
+                                "ok" if rss * 1.048576 < 100 else
+                                "ABOVE TARGET"))
+        if self.profile:
+            print()
+            print("profile of one more smtproxy pass (perf record -g, "
+                  "self time by dso,symbol, >= 1%):")
+            for ln in self.profile:
+                print("  " + ln)
+
+    def print_latency(self, lat, rate):
+        ncpu = os.cpu_count()
         print()
         print("latency at %.0f records/s (half the relay's rate), %d s "
               "measured after %d s warm-up:" % (rate, self.lat_seconds,
@@ -514,19 +536,6 @@ class Bench:
               "CPU busy of the whole machine (%d%% = all cores)"
               % (100 * ncpu))
         print()
-        ratio = rl["rate"] / pt["rate"]
-        rss = (rl["rss_kib"] or 0) / 1024
-        print("target: smtproxy >= 0.9x passthrough: %.2fx %s; RSS < 100 MB:"
-              " %.0f MiB %s" % (ratio, "ok" if ratio >= 0.9 else
-                                "BELOW TARGET", rss,
-                                "ok" if rss * 1.048576 < 100 else
-                                "ABOVE TARGET"))
-        if self.profile:
-            print()
-            print("profile of one more smtproxy pass (perf record -g, "
-                  "self time by dso,symbol, >= 1%):")
-            for ln in self.profile:
-                print("  " + ln)
 
 
 def main():

@@ -20,7 +20,8 @@
  * The client settings are the relay's defaults (proxy/kafka.c), so that
  * the comparison is between the programs, not between configurations:
  * consumer cooperative-sticky, earliest reset, auto-commit every 5 s,
- * enable.auto.offset.store=false; producer idempotent, linger.ms=5,
+ * enable.auto.offset.store=false, queued.max.messages.kbytes=8192, and the
+ * relay's fetch kick (kick() below); producer idempotent, linger.ms=5,
  * murmur2_random. -C / -P add or override consumer / producer properties.
  *
  * -s writes the relay's stats-file format (the same keys where they mean
@@ -54,6 +55,7 @@ struct pt_part {
     uint64_t  cap;        /* power of two */
     int64_t   store;      /* next offset to store; -1 = nothing yet */
     int64_t   stored;
+    int64_t   next_off;   /* last consumed + 1; -1 = nothing yet */
 };
 
 struct pt {
@@ -112,8 +114,45 @@ static struct pt_part *part_get(struct pt *pt, int32_t partition)
         p->done = xrealloc(NULL, p->cap);
         p->store = -1;
         p->stored = -1;
+        p->next_off = -1;
     }
     return p;
+}
+
+/* The fetch kick of proxy/relay.c (fetch_kick(), where the reason is told
+ * in full): librdkafka 2.0 stops fetching when its queue is over
+ * queued.max.messages.kbytes and looks again up to a second later. When
+ * the queue has been near that limit and is then empty, every partition
+ * with data on the broker is sought to its next offset, which wakes the
+ * fetcher. Any relay on this librdkafka needs it to catch up at speed, so
+ * the baseline has it too. */
+static void kick(struct pt *pt, const char *topic)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    rd_kafka_error_t                *error;
+    int64_t                          lo, hi;
+    int32_t                          i;
+
+    for (i = 0; i < pt->nparts; i++) {
+        struct pt_part *p = &pt->parts[i];
+
+        if (p->cap == 0 || p->next_off < 0 ||
+            rd_kafka_get_watermark_offsets(pt->consumer, topic, i, &lo, &hi) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi <= p->next_off) {
+            continue;
+        }
+        if (l == NULL) {
+            l = rd_kafka_topic_partition_list_new(pt->nparts);
+        }
+        rd_kafka_topic_partition_list_add(l, topic, i)->offset = p->next_off;
+    }
+    if (l != NULL) {
+        if ((error = rd_kafka_seek_partitions(pt->consumer, l, 0)) != NULL) {
+            rd_kafka_error_destroy(error);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    }
 }
 
 /* Doubles the ring; the in-flight slots move to their new positions. */
@@ -231,6 +270,7 @@ static int relay_one(struct pt *pt, rd_kafka_message_t *rkm)
         part_grow(p);
     }
     seq = p->tail++;
+    p->next_off = rkm->offset + 1;
     p->offs[seq & (p->cap - 1)] = rkm->offset;
     p->done[seq & (p->cap - 1)] = 0;
     /* The consumed headers move to the produced message, no copy. */
@@ -316,6 +356,11 @@ int main(int argc, char **argv)
     struct sigaction                 sa;
     char                             errstr[512];
     double                           last_store = 0, last_stats = 0, t;
+    rd_kafka_queue_t                *cq;
+    int64_t                          value_avg = 0, q_max_bytes;
+    int                              q_high = 0;
+    char                             buf[64];
+    size_t                           size = sizeof(buf);
     int                              i, bad = 0, rc = 0;
 
     memset(&pt, 0, sizeof(pt));
@@ -325,6 +370,7 @@ int main(int argc, char **argv)
     bad |= set(cconf, "auto.offset.reset", "earliest");
     bad |= set(cconf, "partition.assignment.strategy", "cooperative-sticky");
     bad |= set(cconf, "enable.partition.eof", "false");
+    bad |= set(cconf, "queued.max.messages.kbytes", "8192");
     bad |= set(pconf, "enable.idempotence", "true");
     bad |= set(pconf, "partitioner", "murmur2_random");
     bad |= set(pconf, "linger.ms", "5");
@@ -368,6 +414,12 @@ int main(int argc, char **argv)
         return 2;
     }
     rd_kafka_poll_set_consumer(pt.consumer);
+    cq = rd_kafka_queue_get_consumer(pt.consumer);
+    q_max_bytes = rd_kafka_conf_get(rd_kafka_conf(pt.consumer),
+                                    "queued.max.messages.kbytes", buf,
+                                    &size) == RD_KAFKA_CONF_OK
+                      ? strtoll(buf, NULL, 10) * 1024
+                      : 65536 * 1024;
     pt.out = rd_kafka_topic_new(pt.producer, outname, NULL);
     subs = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(subs, in, RD_KAFKA_PARTITION_UA);
@@ -391,12 +443,21 @@ int main(int argc, char **argv)
                 if (pt.n_in++ == 0) {
                     pt.t_first = now_sec();
                 }
+                value_avg += ((int64_t)rkm->len - value_avg) / 64;
+                if ((pt.n_in & 63) == 0 &&
+                    (int64_t)rd_kafka_queue_length(cq) * 2 >=
+                        q_max_bytes / (value_avg > 0 ? value_avg : 1)) {
+                    q_high = 1;
+                }
                 relay_one(&pt, rkm);
             } else {
                 fprintf(stderr, "passthrough: consumer: %s\n",
                         rd_kafka_message_errstr(rkm));
             }
             rd_kafka_message_destroy(rkm);
+        } else if (q_high) {
+            kick(&pt, in);
+            q_high = 0;
         }
         rd_kafka_poll(pt.producer, 0);
         t = now_sec();
@@ -424,6 +485,7 @@ int main(int argc, char **argv)
         rc = 1;
     }
     write_stats(&pt, stats);
+    rd_kafka_queue_destroy(cq);
     rd_kafka_consumer_close(pt.consumer);
     rd_kafka_destroy(pt.consumer);
     rd_kafka_topic_destroy(pt.out);

@@ -603,6 +603,11 @@ int px_relay_metrics_init(struct px_relay_metrics *rm,
         "Messages in the producer's queue awaiting delivery "
         "(rd_kafka_outq_len).",
         PX_M_GAUGE, 0, 0);
+    rm->f_kicks = px_metrics_family(
+        m, "smtproxy_fetch_kicks_total",
+        "Partitions asked to fetch again after the consumer's prefetch queue "
+        "ran dry while full (docs/operations.md, sizing).",
+        PX_M_COUNTER, 0, 0);
 
     rm->unrouted = px_metrics_series(m, rm->f_unrouted, NULL);
     {
@@ -616,6 +621,7 @@ int px_relay_metrics_init(struct px_relay_metrics *rm,
     rm->inflight_bytes = px_metrics_series(m, rm->f_inflight_bytes, NULL);
     rm->latency = px_metrics_series(m, rm->f_latency, NULL);
     rm->outq = px_metrics_series(m, rm->f_outq, NULL);
+    rm->kicks = px_metrics_series(m, rm->f_kicks, NULL);
 
     bind_routes(rm, pc);
     return 0;

@@ -76,6 +76,7 @@ struct px_input;
  * batch keeps the hand-off cost away from the per-record path. */
 #define PX_BATCH 256
 
+
 /* One produced message's identity, for its delivery report: which input,
  * which route, and whether it was a DLQ record. Lives inside its input. */
 struct px_out {
@@ -138,6 +139,8 @@ struct px_part {
     int64_t          stored; /* last value given to offsets_store */
     uint64_t         inflight;
     uint32_t         m_in, m_lag; /* metric slots: records in, lag */
+    int64_t          next_off; /* last consumed + 1; -1: none yet (consumer
+                                * thread: fetch_kick()) */
 };
 
 struct px_queue {
@@ -232,6 +235,11 @@ struct px_relay {
     /* counters */
     atomic_ullong                   n_in, n_dlq, n_dropped, n_failed,
         n_unrouted, n_unrouted_out, n_retired, n_delivery_failed;
+    /* consume() and fetch_kick(), consumer thread */
+    int64_t                         q_max_bytes, q_min_msgs; /* librdkafka's */
+    int64_t                         value_avg; /* of consumed values, EWMA */
+    int                             q_high; /* queue seen near its limit */
+    uint64_t                        n_kicks;
     uint64_t                        n_committed;
     /* metrics and the admin endpoint (proxy/metrics.c, proxy/admin.c) */
     struct px_relay_metrics         rm;
@@ -407,6 +415,7 @@ static struct px_part *part_get(struct px_relay *r, const char *topic,
     p->partition = partition;
     p->store = -1;
     p->stored = -1;
+    p->next_off = -1;
     p->m_in = px_rm_in_slot(&r->rm, topic);
     p->m_lag = px_rm_lag_slot(&r->rm, topic, partition);
     pthread_mutex_init(&p->lock, NULL);
@@ -1817,7 +1826,8 @@ static void write_stats(struct px_relay *r, FILE *f)
             "\"unrouted\":%llu,\"retired\":%llu,\"inflight\":%lld,"
             "\"inflight_bytes\":%lld,\"delivery_failed\":%llu,"
             "\"paused\":%s,\"generation\":%llu,\"reloads_ok\":%llu,"
-            "\"reloads_failed\":%llu,\"rebalances\":%llu}\n",
+            "\"reloads_failed\":%llu,\"rebalances\":%llu,"
+            "\"fetch_kicks\":%llu}\n",
             (unsigned long long)atomic_load(&r->n_dlq),
             (unsigned long long)atomic_load(&r->n_dropped),
             (unsigned long long)atomic_load(&r->n_failed),
@@ -1830,7 +1840,8 @@ static void write_stats(struct px_relay *r, FILE *f)
             (unsigned long long)(r->gen != NULL ? r->gen->seq : 0),
             (unsigned long long)atomic_load(&r->n_reload_ok),
             (unsigned long long)atomic_load(&r->n_reload_err),
-            (unsigned long long)atomic_load(&r->n_rebalances));
+            (unsigned long long)atomic_load(&r->n_rebalances),
+            (unsigned long long)r->n_kicks);
 }
 
 static void stats_file(struct px_relay *r)
@@ -2078,6 +2089,8 @@ static void dispatch(struct px_relay *r, rd_kafka_message_t **msgs, size_t n)
         }
         per[i] = track(r, msgs[i], &widx[i]);
         per[i]->t_us = t;
+        per[i]->part->next_off = per[i]->offset + 1;
+        r->value_avg += ((int64_t)msgs[i]->len - r->value_avg) / 64;
         tracked++;
         bytes += (long long)per[i]->bytes;
     }
@@ -2099,6 +2112,96 @@ static void dispatch(struct px_relay *r, rd_kafka_message_t **msgs, size_t n)
             queue_push(&r->workers[w].q, mine, k);
         }
     }
+}
+
+/* librdkafka 2.0 (Debian's) stops fetching for a broker's partitions when
+ * a fetch response leaves the consumer queue above queued.max.messages.kbytes
+ * (or queued.min.messages), and looks again only when that broker's thread
+ * next wakes up: up to a second later (2.2 added fetch.queue.backoff.ms for
+ * it). A relay catching up on a backlog drains the queue long before, and
+ * then sat idle for the rest of the second: bench/e2e.py saw it fetch
+ * 16 MiB, work 0.3 s and wait 0.7 s, every second.
+ *
+ * So consume() watches the queue: when it has been near the limit (half of
+ * it, counted in messages of the average size) and is then found empty,
+ * every partition whose broker has more (the high watermark librdkafka
+ * cached from its last fetch is past what we consumed) is sought to the
+ * next offset we would consume. A seek is the one request that wakes the
+ * broker thread (a pause and resume are served by the main thread and wait
+ * for the same tick), and fetching starts again from that offset. A seek
+ * drops what librdkafka holds of the partition: nothing, as the queue is
+ * empty, or at worst a fetch response on its way (another broker's, which
+ * had not stopped), fetched again from the same offset. Nothing is skipped
+ * or repeated either way. Kicking only after the queue was near its limit
+ * keeps an ordinary wait for data (a fetch in flight) from being mistaken
+ * for a stop. */
+static void fetch_kick(struct px_relay *r)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    rd_kafka_error_t                *error;
+    struct px_part                  *p;
+    int64_t                          lo, hi;
+
+    r->q_high = 0;
+    if (r->paused || r->stopping) {
+        return;
+    }
+    for (p = r->parts; p != NULL; p = p->next) {
+        if (p->next_off < 0 ||
+            rd_kafka_get_watermark_offsets(r->consumer, p->topic,
+                                           p->partition, &lo, &hi) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi <= p->next_off) {
+            continue;
+        }
+        if (l == NULL) {
+            l = rd_kafka_topic_partition_list_new(4);
+        }
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+            p->next_off;
+    }
+    if (l == NULL) {
+        return;
+    }
+    PX_DBG("fetch kick: %d partition(s)", l->cnt);
+    /* asynchronous (timeout 0): nothing is reported back */
+    if ((error = rd_kafka_seek_partitions(r->consumer, l, 0)) != NULL) {
+        rd_kafka_error_destroy(error);
+    }
+    r->n_kicks += (uint64_t)l->cnt;
+    px_metrics_add(r->rm.m, r->rm.kicks, (uint64_t)l->cnt);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Takes what the consumer queue holds (up to PX_BATCH) without waiting for
+ * a full batch; when it is empty, waits up to 100 ms for the first record.
+ * Watches the queue's length for fetch_kick(). */
+static ssize_t consume(struct px_relay *r, rd_kafka_queue_t *q,
+                       rd_kafka_message_t **msgs)
+{
+    ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs, PX_BATCH);
+    ssize_t m;
+    int64_t mark;
+
+    if (n > 0) {
+        mark = r->q_max_bytes / (r->value_avg > 0 ? r->value_avg : 1);
+        if (mark > r->q_min_msgs) {
+            mark = r->q_min_msgs;
+        }
+        if ((int64_t)rd_kafka_queue_length(q) >= mark / 2) {
+            r->q_high = 1;
+        }
+        return n;
+    }
+    if (n == 0 && r->q_high) {
+        fetch_kick(r);
+    }
+    n = rd_kafka_consume_batch_queue(q, 100, msgs, 1);
+    if (n == 1 &&
+        (m = rd_kafka_consume_batch_queue(q, 0, msgs + 1, PX_BATCH - 1)) > 0) {
+        n += m;
+    }
+    return n;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2305,7 +2408,7 @@ static void consume_loop(struct px_relay *r)
     while (!stop_signals && !atomic_load(&r->fatal) && !r->restart) {
         flow_control(r);
         /* A batch at a time: also serves rebalances and errors. */
-        n = rd_kafka_consume_batch_queue(q, 100, msgs, PX_BATCH);
+        n = consume(r, q, msgs);
         if (n > 0) {
             dispatch(r, msgs, (size_t)n);
         }
@@ -2344,6 +2447,22 @@ static void consume_loop(struct px_relay *r)
 
 /* The consumer, and the producer configuration every worker's producer is
  * made from (returned in *pconf, owned by the caller). */
+/* A client's integer property as librdkafka has it (def when unknown). */
+static int64_t conf_int(rd_kafka_t *rk, const char *name, int64_t def)
+{
+    char   buf[64];
+    size_t size = sizeof(buf);
+    char  *end;
+    long long v;
+
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), name, buf, &size) !=
+        RD_KAFKA_CONF_OK) {
+        return def;
+    }
+    v = strtoll(buf, &end, 10);
+    return end != buf && *end == '\0' && v > 0 ? (int64_t)v : def;
+}
+
 static int start_clients(struct px_relay *r, const char *bootstrap,
                          rd_kafka_conf_t **pconf, struct smt_diags *d)
 {
@@ -2374,6 +2493,9 @@ static int start_clients(struct px_relay *r, const char *bootstrap,
         return smt_diag(d, NULL, "consumer: %s", errstr);
     }
     rd_kafka_poll_set_consumer(r->consumer);
+    r->q_max_bytes = conf_int(r->consumer, "queued.max.messages.kbytes",
+                              65536) * 1024;
+    r->q_min_msgs = conf_int(r->consumer, "queued.min.messages", 100000);
     return 0;
 }
 

@@ -154,7 +154,7 @@ kafka:
 {kafka_extra}consumer:
   session.timeout.ms: 6000
   heartbeat.interval.ms: 500
-input:
+{consumer_extra}input:
   topics: [{input}]
   key.format: json
   value.format: json
@@ -238,12 +238,14 @@ INPUT_PARTITIONS = 4
 
 def pipeline_yaml(t, bootstrap, tolerance="all", dlq=True, extra="",
                   more_routes="", unrouted=None, commit_interval="200ms",
-                  kafka_extra=""):
+                  kafka_extra="", consumer_extra=""):
     """The sensor pipeline (as config/sensors.yaml) on t's topics. extra:
     more top-level sections (YAML text), more_routes: more routes,
-    kafka_extra: more client properties ("  key: value" lines)."""
+    kafka_extra / consumer_extra: more client properties for both clients /
+    the consumer ("  key: value" lines)."""
     return PIPELINE.format(
         commit_interval=commit_interval, kafka_extra=kafka_extra,
+        consumer_extra=consumer_extra,
         group=t.group, bootstrap=bootstrap, input=t.input, audit=t.audit,
         trend=t.trend, alert=t.alert, tolerance=tolerance,
         dlq=("  deadletterqueue.topic.name: %s\n"

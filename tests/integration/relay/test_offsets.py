@@ -41,6 +41,37 @@ def test_clean_stop_commits_end_offsets(tier, cluster, procs):
     assert not problems, h.fmt_problems(problems)
 
 
+@pytest.mark.real_only
+def test_backlog_with_a_small_prefetch_queue(tier, cluster, procs):
+    """A backlog read through a prefetch queue smaller than one fetch
+    (queued.max.messages.kbytes 256, a fetch brings up to 1 MiB per
+    partition): librdkafka 2.0 stops fetching every time the queue fills,
+    and the relay's fetch kick (a seek to the next offset it would consume,
+    proxy/relay.c fetch_kick()) starts it again. The kicks happen, and they
+    neither skip nor repeat a record: every input reaches its routes exactly
+    once and the end offsets are committed."""
+    n = 20000
+    t = h.Topics("backlog")
+    bs = cluster(t)
+    inputs = h.produce(bs, t.input, h.gen_inputs(n, seed=5))
+    relay = procs.relay("relay", h.pipeline_yaml(
+        t, bs, consumer_extra="  queued.max.messages.kbytes: 256\n")).start()
+    s = relay.wait_stats(lambda s: s["retired"] == n and s["inflight"] == 0,
+                         "all %d inputs retired" % n)
+    assert relay.stop() == 0, relay.log_tail()
+    assert s["in"] == n, "consumed %d records of %d" % (s["in"], n)
+    assert s["fetch_kicks"] > 0, (
+        "no fetch kick while reading %d records through a 256 KiB prefetch "
+        "queue: the case it exists for did not happen (stats %r)" % (n, s))
+    ends = h.end_offsets(bs, t.input)
+    got = h.committed(bs, t.group, t.input)
+    assert got == ends and sum(ends.values()) == n, (
+        "committed %r, expected the end offsets %r" % (got, ends))
+    out = h.Outputs(bs, t, inputs)
+    problems = h.check_accounting(out, inputs, exact=True)
+    assert not problems, h.fmt_problems(problems)
+
+
 BLOB_ROUTE = """\
   - name: blob
     condition: {{field: type, equals: blob}}
