@@ -57,6 +57,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -184,6 +185,20 @@ struct px_worker {
     size_t               nresend, resend_cap;
 };
 
+/* The counters moved once per record (retiring inputs, delivered outputs),
+ * one set per thread that moves them: a worker, the consumer thread, and
+ * one for any other thread. Two workers then never write the same cache
+ * line per record; readers (stats, flow control, metrics) add them up. */
+#define PX_MAX_ROUTE_STATS 256
+struct px_shard {
+    _Alignas(64) atomic_llong released_records; /* in flight no more */
+    atomic_llong              released_bytes;
+    atomic_ullong             retired;
+    atomic_ullong             out[PX_MAX_ROUTE_STATS]; /* per rstat route */
+};
+
+static _Thread_local struct px_shard *my_shard; /* shard_of() */
+
 struct px_relay {
     const struct smt_pipeline_conf *pc;
     struct px_conf                  xc;
@@ -203,6 +218,7 @@ struct px_relay {
     pthread_mutex_t                 fatal_mu;
     pthread_mutex_t                 drain_mu;
     pthread_cond_t                  drain_cv;
+    atomic_int                      drain_waiters; /* in wait_drained() */
     int                             paused;
     int64_t                         drain_deadline; /* now_ms() clock */
     pthread_mutex_t                 breaker_mu;
@@ -212,11 +228,12 @@ struct px_relay {
     struct px_gen                  *gen;
     pthread_mutex_t                 gen_mu;
     uint64_t                        gen_seq;
-    /* per route name, across reloads: stats file and progress line */
-#define PX_MAX_ROUTE_STATS 256
+    /* per route name, across reloads: stats file and progress line (the
+     * counts are in the shards' out[]) */
     char                           *rstat_name[PX_MAX_ROUTE_STATS];
-    atomic_ullong                   rstat_out[PX_MAX_ROUTE_STATS];
     atomic_uint                     nrstat;
+    struct px_shard                *shards; /* nworkers + 2: see shard_of() */
+    int                             nshards;
     /* reload (docs/operations.md) */
     int                             inotify_fd, inotify_wd;
     int64_t                         reload_due; /* debounced file change */
@@ -230,11 +247,11 @@ struct px_relay {
     atomic_ullong                   n_reload_ok, n_reload_err, n_rebalances;
     int                             restart; /* Kafka settings changed */
     volatile int                    stop_retries; /* stopping: no waits */
-    /* in flight (inputs consumed, not yet retired) */
-    atomic_llong                    inflight_records, inflight_bytes;
+    /* in flight: taken in (dispatch()) minus released (the shards) */
+    atomic_llong                    taken_records, taken_bytes;
     /* counters */
     atomic_ullong                   n_in, n_dlq, n_dropped, n_failed,
-        n_unrouted, n_unrouted_out, n_retired, n_delivery_failed;
+        n_unrouted, n_unrouted_out, n_delivery_failed;
     /* consume() and fetch_kick(), consumer thread */
     int64_t                         q_max_bytes, q_min_msgs; /* librdkafka's */
     int64_t                         value_avg; /* of consumed values, EWMA */
@@ -267,6 +284,60 @@ static int64_t now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* The calling thread's counter shard: its own when it has one (workers,
+ * the consumer thread), else the one shared by the others. */
+static struct px_shard *shard_of(struct px_relay *r)
+{
+    return my_shard != NULL ? my_shard : &r->shards[r->nshards - 1];
+}
+
+static void shard_add(atomic_ullong *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static long long inflight_records(struct px_relay *r)
+{
+    long long n = atomic_load(&r->taken_records);
+    int       i;
+
+    for (i = 0; i < r->nshards; i++) {
+        n -= atomic_load_explicit(&r->shards[i].released_records,
+                                  memory_order_relaxed);
+    }
+    return n > 0 ? n : 0;
+}
+
+static long long inflight_bytes(struct px_relay *r)
+{
+    long long n = atomic_load(&r->taken_bytes);
+    int       i;
+
+    for (i = 0; i < r->nshards; i++) {
+        n -= atomic_load_explicit(&r->shards[i].released_bytes,
+                                  memory_order_relaxed);
+    }
+    return n > 0 ? n : 0;
+}
+
+/* The sum over the shards of the counter at offset (retired, out[i]). */
+static unsigned long long shard_sum(struct px_relay *r, size_t offset)
+{
+    unsigned long long n = 0;
+    int                i;
+
+    for (i = 0; i < r->nshards; i++) {
+        n += atomic_load_explicit(
+            (atomic_ullong *)(void *)((char *)&r->shards[i] + offset),
+            memory_order_relaxed);
+    }
+    return n;
+}
+
+#define RETIRED(r) shard_sum((r), offsetof(struct px_shard, retired))
+#define ROUTE_OUT(r, i) \
+    shard_sum((r), offsetof(struct px_shard, out) + (i) * sizeof(atomic_ullong))
 
 static int64_t now_us(void)
 {
@@ -607,6 +678,7 @@ static void input_release(struct px_relay *r, struct px_input *in)
     struct px_part  *p = in->part;
     struct px_input *h, *first, *last = NULL, *next;
     struct px_gen   *g = NULL;
+    struct px_shard *sh;
     long             grefs = 0;
     long long        n = 0, bytes = 0;
 
@@ -651,12 +723,16 @@ static void input_release(struct px_relay *r, struct px_input *in)
     if (g != NULL && atomic_fetch_sub(&g->refs, grefs) == grefs) {
         gen_free(r, g);
     }
-    atomic_fetch_sub(&r->inflight_records, n);
-    atomic_fetch_sub(&r->inflight_bytes, bytes);
-    atomic_fetch_add(&r->n_retired, (unsigned long long)n);
-    pthread_mutex_lock(&r->drain_mu);
-    pthread_cond_broadcast(&r->drain_cv);
-    pthread_mutex_unlock(&r->drain_mu);
+    sh = shard_of(r);
+    atomic_fetch_add_explicit(&sh->released_records, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sh->released_bytes, bytes,
+                              memory_order_relaxed);
+    shard_add(&sh->retired, (uint64_t)n);
+    if (atomic_load(&r->drain_waiters) > 0) {
+        pthread_mutex_lock(&r->drain_mu);
+        pthread_cond_broadcast(&r->drain_cv);
+        pthread_mutex_unlock(&r->drain_mu);
+    }
 }
 
 /* Gives the consumer every partition's new store offset. Consumer thread. */
@@ -728,6 +804,9 @@ static int wait_drained(struct px_relay *r,
         if (all || now_ms() >= deadline) {
             return all;
         }
+        /* a release between the check and the wait is caught within the
+         * 50 ms the wait lasts at most */
+        atomic_fetch_add(&r->drain_waiters, 1);
         pthread_mutex_lock(&r->drain_mu);
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 50 * 1000000L;
@@ -737,6 +816,7 @@ static int wait_drained(struct px_relay *r,
         }
         pthread_cond_timedwait(&r->drain_cv, &r->drain_mu, &ts);
         pthread_mutex_unlock(&r->drain_mu);
+        atomic_fetch_sub(&r->drain_waiters, 1);
     }
 }
 
@@ -1528,6 +1608,7 @@ static void *worker_main(void *arg)
 
     ctx.r = r;
     ctx.w = w;
+    my_shard = &r->shards[w->id];
     px_metrics_thread(r->rm.m, (uint32_t)w->id);
     pfd.fd = w->efd;
     pfd.events = POLLIN;
@@ -1617,7 +1698,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
     if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (!out->dlq && out->route < in->gen->pc->nroutes &&
             in->gen->rstat[out->route] != UINT32_MAX) {
-            atomic_fetch_add(&r->rstat_out[in->gen->rstat[out->route]], 1);
+            shard_add(&shard_of(r)->out[in->gen->rstat[out->route]], 1);
         }
         if (!out->dlq) {
             px_rm_count_out(&in->gen->rm, out->route, rkm->rkt,
@@ -1819,7 +1900,7 @@ static void write_stats(struct px_relay *r, FILE *f)
             (unsigned long long)atomic_load(&r->n_in));
     for (i = 0; i < atomic_load(&r->nrstat); i++) {
         fprintf(f, "%s\"%s\":%llu", i ? "," : "", r->rstat_name[i],
-                (unsigned long long)atomic_load(&r->rstat_out[i]));
+                ROUTE_OUT(r, i));
     }
     fprintf(f,
             "},\"dlq\":%llu,\"dropped\":%llu,\"failed\":%llu,"
@@ -1832,9 +1913,7 @@ static void write_stats(struct px_relay *r, FILE *f)
             (unsigned long long)atomic_load(&r->n_dropped),
             (unsigned long long)atomic_load(&r->n_failed),
             (unsigned long long)atomic_load(&r->n_unrouted),
-            (unsigned long long)atomic_load(&r->n_retired),
-            (long long)atomic_load(&r->inflight_records),
-            (long long)atomic_load(&r->inflight_bytes),
+            RETIRED(r), inflight_records(r), inflight_bytes(r),
             (unsigned long long)atomic_load(&r->n_delivery_failed),
             r->paused ? "true" : "false",
             (unsigned long long)(r->gen != NULL ? r->gen->seq : 0),
@@ -1883,7 +1962,7 @@ static void progress_line(struct px_relay *r, struct rates *prev, int final)
                          (unsigned long long)in, (double)(in - prev->in) / dt);
     for (i = 0; i < atomic_load(&r->nrstat) && i < 64 && n < sizeof(line);
          i++) {
-        uint64_t o = atomic_load(&r->rstat_out[i]);
+        uint64_t o = ROUTE_OUT(r, i);
 
         n += (size_t)snprintf(line + n, sizeof(line) - n, " | %s %llu (%.0f/s)",
                               r->rstat_name[i], (unsigned long long)o,
@@ -1894,7 +1973,7 @@ static void progress_line(struct px_relay *r, struct rates *prev, int final)
         snprintf(line + n, sizeof(line) - n,
                  " | dlq %llu (%.0f/s) | in flight %lld",
                  (unsigned long long)dlq, (double)(dlq - prev->dlq) / dt,
-                 (long long)atomic_load(&r->inflight_records));
+                 inflight_records(r));
     }
     prev->at = t;
     prev->in = in;
@@ -1999,10 +2078,12 @@ static int subscribe(struct px_relay *r)
 }
 
 /* Pauses fetching above the in-flight caps, resumes below half of them. */
+static void fetch_kick(struct px_relay *r, int lagging_only);
+
 static void flow_control(struct px_relay *r)
 {
-    long long                        recs = atomic_load(&r->inflight_records);
-    long long                        bytes = atomic_load(&r->inflight_bytes);
+    long long                        recs = inflight_records(r);
+    long long                        bytes = inflight_bytes(r);
     rd_kafka_topic_partition_list_t *assigned = NULL;
 
     if (!r->paused && (recs >= r->xc.max_records || bytes >= r->xc.max_bytes)) {
@@ -2022,6 +2103,9 @@ static void flow_control(struct px_relay *r)
         }
         r->paused = 0;
         PX_DBG("resumed");
+        /* a resume alone waits for the broker thread's next wake-up, up to
+         * a second (see fetch_kick()) */
+        fetch_kick(r, 0);
     }
 }
 
@@ -2096,8 +2180,8 @@ static void dispatch(struct px_relay *r, rd_kafka_message_t **msgs, size_t n)
     }
     /* before any worker can retire one of them */
     atomic_fetch_add(&r->gen->refs, tracked);
-    atomic_fetch_add(&r->inflight_records, tracked);
-    atomic_fetch_add(&r->inflight_bytes, bytes);
+    atomic_fetch_add(&r->taken_records, tracked);
+    atomic_fetch_add(&r->taken_bytes, bytes);
     atomic_fetch_add(&r->n_in, (unsigned long long)tracked);
     for (w = 0; w < r->nworkers; w++) {
         struct px_input *mine[PX_BATCH];
@@ -2128,14 +2212,16 @@ static void dispatch(struct px_relay *r, rd_kafka_message_t **msgs, size_t n)
  * cached from its last fetch is past what we consumed) is sought to the
  * next offset we would consume. A seek is the one request that wakes the
  * broker thread (a pause and resume are served by the main thread and wait
- * for the same tick), and fetching starts again from that offset. A seek
+ * for the same tick), and fetching starts again from that offset. The
+ * relay's own flow control (flow_control()) kicks every partition it
+ * resumes, for the same reason. A seek
  * drops what librdkafka holds of the partition: nothing, as the queue is
  * empty, or at worst a fetch response on its way (another broker's, which
  * had not stopped), fetched again from the same offset. Nothing is skipped
  * or repeated either way. Kicking only after the queue was near its limit
  * keeps an ordinary wait for data (a fetch in flight) from being mistaken
  * for a stop. */
-static void fetch_kick(struct px_relay *r)
+static void fetch_kick(struct px_relay *r, int lagging_only)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
     rd_kafka_error_t                *error;
@@ -2148,10 +2234,11 @@ static void fetch_kick(struct px_relay *r)
     }
     for (p = r->parts; p != NULL; p = p->next) {
         if (p->next_off < 0 ||
-            rd_kafka_get_watermark_offsets(r->consumer, p->topic,
-                                           p->partition, &lo, &hi) !=
-                RD_KAFKA_RESP_ERR_NO_ERROR ||
-            hi <= p->next_off) {
+            (lagging_only &&
+             (rd_kafka_get_watermark_offsets(r->consumer, p->topic,
+                                             p->partition, &lo, &hi) !=
+                  RD_KAFKA_RESP_ERR_NO_ERROR ||
+              hi <= p->next_off))) {
             continue;
         }
         if (l == NULL) {
@@ -2194,7 +2281,7 @@ static ssize_t consume(struct px_relay *r, rd_kafka_queue_t *q,
         return n;
     }
     if (n == 0 && r->q_high) {
-        fetch_kick(r);
+        fetch_kick(r, 1);
     }
     n = rd_kafka_consume_batch_queue(q, 100, msgs, 1);
     if (n == 1 &&
@@ -2285,8 +2372,8 @@ static void metrics_collect(void *opaque, struct px_metrics *m)
     int              i;
 
     px_metrics_set(m, r->rm.inflight_records,
-                   atomic_load(&r->inflight_records));
-    px_metrics_set(m, r->rm.inflight_bytes, atomic_load(&r->inflight_bytes));
+                   inflight_records(r));
+    px_metrics_set(m, r->rm.inflight_bytes, inflight_bytes(r));
     for (i = 0; i < r->nworkers; i++) {
         if (r->workers[i].producer != NULL) {
             outq += rd_kafka_outq_len(r->workers[i].producer);
@@ -2435,7 +2522,7 @@ static void consume_loop(struct px_relay *r)
                     (unsigned long long)atomic_load(&r->n_dropped),
                     (unsigned long long)atomic_load(&r->n_failed),
                     (unsigned long long)atomic_load(&r->n_unrouted),
-                    (long long)atomic_load(&r->inflight_records));
+                    inflight_records(r));
             last_log = now;
         }
     }
@@ -3051,6 +3138,14 @@ int px_relay_run(const struct px_run_opts *opts)
         goto out;
     }
     r.nworkers = (int)r.xc.workers;
+    r.nshards = r.nworkers + 2;
+    if (posix_memalign((void **)&r.shards, 64,
+                       (size_t)r.nshards * sizeof(*r.shards)) != 0) {
+        fprintf(stderr, "smtproxy: out of memory\n");
+        abort();
+    }
+    memset(r.shards, 0, (size_t)r.nshards * sizeof(*r.shards));
+    my_shard = &r.shards[r.nworkers]; /* this thread consumes */
     /* a shard per worker, one for the consumer thread */
     px_relay_metrics_init(&r.rm, r.pc, (uint32_t)r.nworkers + 1,
                           (uint32_t)r.xc.admin_max_labels);
@@ -3104,7 +3199,7 @@ int px_relay_run(const struct px_run_opts *opts)
     /* Shutdown: stop taking records (done), let the workers finish what
      * they have, wait for every delivery, commit, leave the group. */
     PX_INFO("stopping: draining %lld record(s) in flight",
-            (long long)atomic_load(&r.inflight_records));
+            inflight_records(&r));
     r.drain_deadline = now_ms() + r.xc.shutdown_ms;
     r.stop_retries = 1;
     for (i = 0; i < r.nworkers; i++) {
@@ -3118,7 +3213,7 @@ int px_relay_run(const struct px_run_opts *opts)
     wait_drained(&r, NULL, 0);
     commit_parts(&r, NULL);
     r.stopping = 1;
-    left = atomic_load(&r.inflight_records);
+    left = inflight_records(&r);
     rc = atomic_load(&r.fatal) ? r.exit_code : r.restart ? PX_RELAY_RESTART : 0;
     if (left > 0 && !atomic_load(&r.fatal)) {
         PX_ERR("%lld record(s) not delivered within delivery.shutdown.timeout;"
@@ -3192,6 +3287,8 @@ out:
         free(w->resend);
     }
     free(r.workers);
+    my_shard = NULL;
+    free(r.shards);
     if (r.mock != NULL) {
         rd_kafka_mock_cluster_destroy(r.mock);
     }
