@@ -2077,9 +2077,9 @@ static int subscribe(struct px_relay *r)
     return 0;
 }
 
-/* Pauses fetching above the in-flight caps, resumes below half of them. */
 static void fetch_kick(struct px_relay *r, int lagging_only);
 
+/* Pauses fetching above the in-flight caps, resumes below half of them. */
 static void flow_control(struct px_relay *r)
 {
     long long                        recs = inflight_records(r);
@@ -2103,9 +2103,7 @@ static void flow_control(struct px_relay *r)
         }
         r->paused = 0;
         PX_DBG("resumed");
-        /* a resume alone waits for the broker thread's next wake-up, up to
-         * a second (see fetch_kick()) */
-        fetch_kick(r, 0);
+        fetch_kick(r, 0); /* a resume alone waits up to a second */
     }
 }
 
@@ -2212,15 +2210,14 @@ static void dispatch(struct px_relay *r, rd_kafka_message_t **msgs, size_t n)
  * cached from its last fetch is past what we consumed) is sought to the
  * next offset we would consume. A seek is the one request that wakes the
  * broker thread (a pause and resume are served by the main thread and wait
- * for the same tick), and fetching starts again from that offset. The
- * relay's own flow control (flow_control()) kicks every partition it
- * resumes, for the same reason. A seek
+ * for the same tick), and fetching starts again from that offset. A seek
  * drops what librdkafka holds of the partition: nothing, as the queue is
  * empty, or at worst a fetch response on its way (another broker's, which
  * had not stopped), fetched again from the same offset. Nothing is skipped
  * or repeated either way. Kicking only after the queue was near its limit
  * keeps an ordinary wait for data (a fetch in flight) from being mistaken
- * for a stop. */
+ * for a stop. flow_control() kicks every partition it resumes (lagging_only
+ * 0), for the same reason: a resume alone waits for the same tick. */
 static void fetch_kick(struct px_relay *r, int lagging_only)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
