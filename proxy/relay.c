@@ -297,28 +297,31 @@ static void shard_add(atomic_ullong *c, uint64_t n)
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-static long long inflight_records(struct px_relay *r)
+/* Taken in minus released: records (or bytes) in flight. */
+static long long inflight_of(struct px_relay *r, atomic_llong *taken,
+                             size_t released)
 {
-    long long n = atomic_load(&r->taken_records);
+    long long n = atomic_load(taken);
     int       i;
 
     for (i = 0; i < r->nshards; i++) {
-        n -= atomic_load_explicit(&r->shards[i].released_records,
-                                  memory_order_relaxed);
+        n -= atomic_load_explicit(
+            (atomic_llong *)(void *)((char *)&r->shards[i] + released),
+            memory_order_relaxed);
     }
     return n > 0 ? n : 0;
 }
 
+static long long inflight_records(struct px_relay *r)
+{
+    return inflight_of(r, &r->taken_records,
+                       offsetof(struct px_shard, released_records));
+}
+
 static long long inflight_bytes(struct px_relay *r)
 {
-    long long n = atomic_load(&r->taken_bytes);
-    int       i;
-
-    for (i = 0; i < r->nshards; i++) {
-        n -= atomic_load_explicit(&r->shards[i].released_bytes,
-                                  memory_order_relaxed);
-    }
-    return n > 0 ? n : 0;
+    return inflight_of(r, &r->taken_bytes,
+                       offsetof(struct px_shard, released_bytes));
 }
 
 /* The sum over the shards of the counter at offset (retired, out[i]). */
