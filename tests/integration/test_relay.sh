@@ -18,39 +18,10 @@
 # Ends with "test_relay: N passed, N failed" (counted per test and tier; a
 # skipped test counts as neither) and exits non-zero on any failure.
 set -u
-root=$(cd "$(dirname "$0")/../.." && pwd)
 name=test_relay
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/test_relay.XXXXXX")
-state=$tmp/kafka
-started=0
-cleanup() {
-    if [ "$started" = 1 ]; then
-        "$root/scripts/kafka" down --dir "$state" >/dev/null 2>&1
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+. "$(dirname "$0")/lib.sh"
 
-finish() { # finish PASSED FAILED
-    echo "$name: $1 passed, $2 failed"
-    [ "$2" = 0 ] && [ "$1" -gt 0 ]
-    exit $?
-}
-
-t0=$(date +%s)
-SMTPROXY=${SMTPROXY:-$root/build/smtproxy}
-export SMTPROXY
-if [ ! -x "$SMTPROXY" ]; then
-    echo "$name: $SMTPROXY not built (run make)"
-    finish 0 1
-fi
-
-py=$("$root/scripts/pydeps" | tail -n 1)
-if [ -z "$py" ] || ! "$py" -c 'import confluent_kafka, pytest' 2>/dev/null; then
-    echo "$name: scripts/pydeps gave no python with confluent_kafka and pytest"
-    finish 0 1
-fi
+need_python 'import confluent_kafka, pytest' "confluent_kafka and pytest"
 
 tiers=${RELAY_TIERS:-embedded,real}
 case ",$tiers," in
@@ -59,20 +30,10 @@ case ",$tiers," in
         echo "$name: using the broker at $KAFKA_BOOTSTRAP (the broker restart test is skipped)"
         unset RELAY_KAFKA_DIR
     else
-        started=1
-        bs=$("$root/scripts/kafka" up --dir "$state" 2>"$tmp/up.err" | tail -n 1)
-        case $bs in
-        127.0.0.1:[0-9]*) ;;
-        *)
-            cat "$tmp/up.err"
-            echo "$name: could not start a broker"
-            finish 0 1
-            ;;
-        esac
+        kafka_up "$tmp/kafka"
         KAFKA_BOOTSTRAP=$bs
-        RELAY_KAFKA_DIR=$state
+        RELAY_KAFKA_DIR=$tmp/kafka
         export KAFKA_BOOTSTRAP RELAY_KAFKA_DIR
-        echo "$name: broker $bs up after $(($(date +%s) - t0)) s"
     fi
     ;;
 esac
@@ -91,12 +52,5 @@ if [ ! -s "$RELAY_RESULTS" ]; then
     finish 0 1
 fi
 set -- $(cat "$RELAY_RESULTS")
-pass=$1
-fail=$2
-skip=$3
-if [ "$rc" != 0 ] && [ "$fail" = 0 ]; then
-    echo "$name: pytest exited with status $rc"
-    fail=1
-fi
-echo "$name: $skip skipped, $(($(date +%s) - t0)) s in all"
-finish "$pass" "$fail"
+echo "$name: $3 skipped"
+finish_run "$rc" pytest "$1" "$2"
