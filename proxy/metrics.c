@@ -175,13 +175,14 @@ uint32_t px_metrics_family(struct px_metrics *m, const char *name,
     return idx;
 }
 
-/* Label values: backslash, double quote and newline are escaped (0.0.4). */
-static void escape_value(struct smt_buf *b, const char *s)
+/* Text format 0.0.4 escaping: backslash and newline always, the double
+ * quote too in label values (quote = 1), not in HELP text. */
+static void escape_text(struct smt_buf *b, const char *s, int quote)
 {
     for (; *s != '\0'; s++) {
         if (*s == '\\') {
             smt_buf_adds(b, "\\\\");
-        } else if (*s == '"') {
+        } else if (*s == '"' && quote) {
             smt_buf_adds(b, "\\\"");
         } else if (*s == '\n') {
             smt_buf_adds(b, "\\n");
@@ -209,9 +210,11 @@ static char *labels_text(const char *const *labels, uint32_t ndynamic,
         }
         smt_buf_adds(&b, labels[2 * i]);
         smt_buf_adds(&b, "=\"");
-        escape_value(&b, other && i + ndynamic >= n
-                             ? PX_M_OTHER
-                             : labels[2 * i + 1] ? labels[2 * i + 1] : "");
+        escape_text(&b,
+                    other && i + ndynamic >= n
+                        ? PX_M_OTHER
+                        : labels[2 * i + 1] ? labels[2 * i + 1] : "",
+                    1);
         smt_buf_addc(&b, '"');
     }
     smt_buf_addc(&b, '\0');
@@ -385,20 +388,6 @@ static uint64_t cell_sum(const struct px_metrics *m, uint32_t cell)
     return v;
 }
 
-/* HELP text: backslash and newline are escaped. */
-static void escape_help(struct smt_buf *b, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == '\\') {
-            smt_buf_adds(b, "\\\\");
-        } else if (*s == '\n') {
-            smt_buf_adds(b, "\\n");
-        } else {
-            smt_buf_addc(b, *s);
-        }
-    }
-}
-
 static void render_histogram(const struct px_metrics *m,
                              const struct px_mfamily *f,
                              const struct px_mseries *se, struct smt_buf *out)
@@ -444,7 +433,7 @@ void px_metrics_render(struct px_metrics *m, struct smt_buf *out)
         const struct px_mfamily *f = &m->fam[i];
 
         smt_buf_printf(out, "# HELP %s ", f->name);
-        escape_help(out, f->help);
+        escape_text(out, f->help, 0);
         smt_buf_printf(out, "\n# TYPE %s %s\n", f->name, tnames[f->type]);
         for (s = f->first; s != 0; s = m->series[s - 1].next) {
             const struct px_mseries *se = &m->series[s - 1];

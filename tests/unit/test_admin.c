@@ -323,7 +323,8 @@ static void *count_thread(void *arg)
 static void test_registry(void)
 {
     struct px_metrics *m = px_metrics_new(3, 0);
-    uint32_t fc = px_metrics_family(m, "t_records_total", "Records.\nTwo \\ lines",
+    uint32_t fc = px_metrics_family(m, "t_records_total",
+                                    "Records.\nTwo \\ \"lines\"",
                                     PX_M_COUNTER, 2, 1);
     uint32_t fg = px_metrics_family(m, "t_depth", "A gauge.", PX_M_GAUGE, 0, 0);
     uint32_t fh = px_metrics_family(m, "t_latency_seconds", "Latency.",
@@ -360,6 +361,17 @@ static void test_registry(void)
     px_metrics_add(m, sc, 1);
     px_metrics_add(m, sd, 2);
     T_EQI(render_parse(m), 0);
+    {
+        /* HELP escapes backslash and newline, not the quote (0.0.4) */
+        struct smt_buf txt;
+
+        smt_buf_init(&txt);
+        px_metrics_render(m, &txt);
+        smt_buf_addc(&txt, '\0');
+        T_OK(strstr(txt.ptr, "# HELP t_records_total Records.\\nTwo \\\\ "
+                             "\"lines\"\n") != NULL);
+        smt_buf_fini(&txt);
+    }
     T_OK(sample_value(&expo, "t_records_total", "route=r1;topic=a;") == 400000);
     T_OK(sample_value(&expo, "t_records_total", "route=r1;topic=b\"q\\x\ny;") == 5);
     T_OK(sample_value(&expo, "t_records_total", "route=r1;topic=(other);") == 3);
