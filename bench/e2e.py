@@ -531,7 +531,7 @@ class Bench:
             lat["relay"]["p99_ms"] - lat["passthrough"]["p99_ms"]))
         print("  latency: output consumed minus produce() of the input, one "
               "clock; includes two produce round trips (client -> broker, "
-              "program -> broker, linger 1 ms / 5 ms) and two fetches; 'none'"
+              "program -> broker, linger 1 ms / 20 ms) and two fetches; 'none'"
               " is the client reading its own input (one of each). machine: "
               "CPU busy of the whole machine (%d%% = all cores)"
               % (100 * ncpu))

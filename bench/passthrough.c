@@ -21,7 +21,7 @@
  * the comparison is between the programs, not between configurations:
  * consumer cooperative-sticky, earliest reset, auto-commit every 5 s,
  * enable.auto.offset.store=false, queued.max.messages.kbytes=8192, and the
- * relay's fetch kick (kick() below); producer idempotent, linger.ms=5,
+ * relay's fetch kick (kick() below); producer idempotent, linger.ms=20,
  * murmur2_random. -C / -P add or override consumer / producer properties.
  *
  * -s writes the relay's stats-file format (the same keys where they mean
@@ -373,7 +373,7 @@ int main(int argc, char **argv)
     bad |= set(cconf, "queued.max.messages.kbytes", "8192");
     bad |= set(pconf, "enable.idempotence", "true");
     bad |= set(pconf, "partitioner", "murmur2_random");
-    bad |= set(pconf, "linger.ms", "5");
+    bad |= set(pconf, "linger.ms", "20");
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
 
