@@ -20,7 +20,10 @@
  *       WARMUP seconds (default 2, not measured), then SECONDS (default 10)
  *       measured, then one more second of load so the last measured records
  *       see the same load. Prints one JSON line with the count sent and
- *       received in the measured window and the percentiles in ms. With
+ *       received in the measured window, the percentiles in ms, and the
+ *       median of the records sent in the first and in the last two seconds
+ *       of the window (p50_first_ms, p50_last_ms: a program that cannot
+ *       keep up at RATE shows a growing backlog there). With
  *       E2E_DEBUG set in the environment, every 2000th measured record's
  *       send time (from the window's start) and latency go to stderr: the
  *       shape over time (a backlog draining, periodic stalls).
@@ -254,6 +257,7 @@ struct lat {
     atomic_llong  win_start, win_end; /* measured window, ns; 0 = not yet */
     atomic_ullong sent_in_window;
     int64_t      *lat;          /* consumer thread only */
+    int64_t      *at;           /* each lat's send time - window start */
     size_t        nlat, caplat;
     uint64_t      received_total;
     int           startup_failed;
@@ -314,10 +318,12 @@ static void *lat_consumer(void *arg)
                     if (l->nlat == l->caplat) {
                         l->caplat = l->caplat ? 2 * l->caplat : 65536;
                         l->lat = realloc(l->lat, l->caplat * sizeof(*l->lat));
-                        if (l->lat == NULL) {
+                        l->at = realloc(l->at, l->caplat * sizeof(*l->at));
+                        if (l->lat == NULL || l->at == NULL) {
                             die("malloc", "out of memory");
                         }
                     }
+                    l->at[l->nlat] = sent - ws;
                     l->lat[l->nlat++] = t - sent;
                     if (getenv("E2E_DEBUG") != NULL && l->nlat % 2000 == 0) {
                         fprintf(stderr, "e2e_client: +%.2f s sent: %.1f ms\n",
@@ -366,6 +372,28 @@ static double pct_ms(const int64_t *v, size_t n, double p)
     return (double)v[i] / 1e6;
 }
 
+/* The median latency of the records sent in [from, to) ns after the start
+ * of the measured window; 0 when there are none. */
+static double p50_of_span(const struct lat *l, int64_t from, int64_t to)
+{
+    int64_t *v = malloc((l->nlat > 0 ? l->nlat : 1) * sizeof(*v));
+    size_t   i, n = 0;
+    double   r;
+
+    if (v == NULL) {
+        die("malloc", "out of memory");
+    }
+    for (i = 0; i < l->nlat; i++) {
+        if (l->at[i] >= from && l->at[i] < to) {
+            v[n++] = l->lat[i];
+        }
+    }
+    qsort(v, n, sizeof(*v), cmp_i64);
+    r = pct_ms(v, n, 0.5);
+    free(v);
+    return r;
+}
+
 static int cmd_latency(struct lat *l)
 {
     struct gen        g;
@@ -377,6 +405,7 @@ static int cmd_latency(struct lat *l)
     char              num[32];
     rd_kafka_headers_t *h;
     unsigned long long sent;
+    double             p50_first, p50_last;
 
     gen_make(&g);
     rk = new_producer(l->bootstrap, "1");
@@ -430,11 +459,19 @@ static int cmd_latency(struct lat *l)
     pthread_join(thr, NULL);
 
     sent = atomic_load(&l->sent_in_window);
+    /* the median of the first and of the last two seconds of the window:
+     * a program that keeps up has about the same; one that falls behind
+     * has a backlog, and the latency grows with it */
+    p50_first = p50_of_span(l, 0, 2000000000LL);
+    p50_last = p50_of_span(l, (int64_t)(l->seconds * 1e9) - 2000000000LL,
+                           (int64_t)(l->seconds * 1e9));
     qsort(l->lat, l->nlat, sizeof(*l->lat), cmp_i64);
     printf("{\"rate\":%.0f,\"seconds\":%.1f,\"sent\":%llu,\"received\":%zu,"
+           "\"p50_first_ms\":%.2f,\"p50_last_ms\":%.2f,"
            "\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"p999_ms\":%.2f,"
            "\"max_ms\":%.2f,\"delivery_failed\":%llu}\n",
-           l->rate, l->seconds, sent, l->nlat, pct_ms(l->lat, l->nlat, 0.5),
+           l->rate, l->seconds, sent, l->nlat, p50_first, p50_last,
+           pct_ms(l->lat, l->nlat, 0.5),
            pct_ms(l->lat, l->nlat, 0.9), pct_ms(l->lat, l->nlat, 0.99),
            pct_ms(l->lat, l->nlat, 0.999),
            l->nlat ? (double)l->lat[l->nlat - 1] / 1e6 : 0.0,
@@ -442,6 +479,7 @@ static int cmd_latency(struct lat *l)
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
     free(l->lat);
+    free(l->at);
     free(g.text);
     free(g.idx);
     return !l->startup_failed && sent > 0 && l->nlat == sent &&
