@@ -10,15 +10,17 @@ What it does:
      loads BENCH_RECORDS records (default 500000) into it once with
      build/bench/e2e_client: the ~250-byte sensor commands of
      bench/bench_chain.c, each with a key and two headers;
-  3. throughput: bench/passthrough (build/bench/passthrough) and then
-     smtproxy (bench/relay.yaml: the reference chain, one output per input)
-     each read the whole topic from offset 0 in their own consumer group
-     into their own output topic, one program at a time. Both write the
+  3. throughput: bench/passthrough (build/bench/passthrough), smtproxy
+     with no transforms (bench/relay-bare.yaml: what the relay costs
+     without the chain) and smtproxy with the reference chain
+     (bench/relay.yaml, one output per input) each read the whole topic
+     from offset 0 in their own consumer group into their own output topic,
+     one program at a time. All write the
      same stats file every 500 ms; the rate is the records retired
      (consumed, produced and acknowledged, offset stored) between the first
      and the last snapshot taken while records were moving, over the time
      between them (file mtimes), so group join and the tail are left out.
-     BENCH_ROUNDS (default 2) alternates the two that many times; the best
+     BENCH_ROUNDS (default 2) alternates the three that many times; the best
      round of each counts. Peak RSS is VmHWM from /proc, CPU the process's
      utime+stime, both read just before it is stopped with SIGTERM;
   4. latency: at half the relay's measured rate, e2e_client produces into
@@ -149,6 +151,7 @@ class Bench:
         self.perf = os.environ.get("BENCH_PERF", "") not in ("", "0")
         if self.perf and shutil.which("perf") is None:
             raise Broken("BENCH_PERF=1 needs perf (Debian: linux-perf)")
+        self.bare_config = os.path.join(ROOT, "bench", "relay-bare.yaml")
         self.relay_config = os.path.abspath(os.environ.get(
             "BENCH_RELAY_CONFIG", os.path.join(ROOT, "bench", "relay.yaml")))
         self.tmp = tempfile.mkdtemp(prefix="smtproxy-e2e.")
@@ -269,7 +272,8 @@ class Bench:
             argv += os.environ.get("BENCH_PASSTHROUGH_ARGS", "").split()
             env = None
         else:
-            argv = [self.smtproxy, "run", "-c", self.relay_config,
+            argv = [self.smtproxy, "run", "-c",
+                    self.bare_config if kind == "bare" else self.relay_config,
                     "--stats-file", stats]
             env = dict(os.environ, KAFKA_BOOTSTRAP=self.bootstrap,
                        BENCH_IN=src, BENCH_OUT=dst, BENCH_GROUP=group)
@@ -448,9 +452,9 @@ class Bench:
         self.log("loaded %d records (%.1f MB key+value) in %.1f s"
                  % (self.records, self.bytes / 1e6, load["seconds"]))
 
-        runs = {"passthrough": [], "relay": []}
+        runs = {"passthrough": [], "bare": [], "relay": []}
         for rnd in range(1, self.rounds + 1):
-            for kind in ("passthrough", "relay"):
+            for kind in ("passthrough", "bare", "relay"):
                 t = self.throughput(kind, rnd)
                 self.log("round %d %s: %.0f records/s, %.2f us CPU/record, "
                          "peak RSS %.0f MiB"
@@ -484,7 +488,7 @@ class Bench:
     def print_table(self, best, lat, rate):
         n = self.records
         per = self.bytes / n
-        pt, rl = best["passthrough"], best["relay"]
+        pt, bare, rl = best["passthrough"], best["bare"], best["relay"]
         ncpu = os.cpu_count()
         print()
         print("e2e: %d records (%.0f B key+value each, 2 headers) on a %d-"
@@ -502,6 +506,7 @@ class Bench:
         print(hdr)
         print("-" * len(hdr))
         for label, t in (("passthrough (librdkafka)", pt),
+                         ("smtproxy (no transforms)", bare),
                          ("smtproxy (reference chain)", rl)):
             print("%-28s %10.0f %6.1f %5.2fx %5.0f MiB %7.2f %8.2f %8s %8.2f"
                   " %7.2f" % (
@@ -510,9 +515,15 @@ class Bench:
                       t["cpu"] or 0, (t["cpu"] or 0) * 1e6 / n,
                       "%.2f" % t["broker_cpu"] if t["broker_cpu"] is not None
                       else "-", t["other_cpu"], t["wall"]))
-        print("  rounds (records/s): passthrough %s; smtproxy %s" % (
-            ", ".join("%.0f" % x for x in pt["all"]),
-            ", ".join("%.0f" % x for x in rl["all"])))
+        print("  rounds (records/s): passthrough %s; no transforms %s; "
+              "reference chain %s" % (
+                  ", ".join("%.0f" % x for x in pt["all"]),
+                  ", ".join("%.0f" % x for x in bare["all"]),
+                  ", ".join("%.0f" % x for x in rl["all"])))
+        print("  no transforms: smtproxy forwarding every record unchanged "
+              "(bench/relay-bare.yaml): what the relay costs without the "
+              "chain; the reference chain's rows add the transforms "
+              "(parsing and writing JSON included)")
         print("  MB/s: input key+value bytes. CPU s: the program's user+sys "
               "for the whole pass (us/rec per input record); broker s: the "
               "broker's; others s: every other process on the machine in the "

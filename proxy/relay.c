@@ -220,6 +220,10 @@ struct px_relay {
     pthread_cond_t                  drain_cv;
     atomic_int                      drain_waiters; /* in wait_drained() */
     int                             paused;
+    /* set while paused: the release that brings the in-flight counts
+     * below the resume mark wakes the consumer thread (yield on cq) */
+    atomic_int                      wake_on_resume;
+    rd_kafka_queue_t               *cq; /* the consumer's queue */
     int64_t                         drain_deadline; /* now_ms() clock */
     pthread_mutex_t                 breaker_mu;
     struct smt_breaker              breaker; /* errors.breaker.* */
@@ -674,6 +678,14 @@ static struct px_gen *gen_current(struct px_relay *r)
     return g;
 }
 
+/* Whether a paused relay may resume: both in-flight counts below half of
+ * their caps. */
+static int resume_due(struct px_relay *r)
+{
+    return inflight_records(r) < r->xc.max_records / 2 &&
+           inflight_bytes(r) < r->xc.max_bytes / 2;
+}
+
 /* Drops one hold on in; when it was the last, retires the contiguous done
  * prefix of its partition. Called by workers and the poll thread. */
 static void input_release(struct px_relay *r, struct px_input *in)
@@ -731,6 +743,13 @@ static void input_release(struct px_relay *r, struct px_input *in)
     atomic_fetch_add_explicit(&sh->released_bytes, bytes,
                               memory_order_relaxed);
     shard_add(&sh->retired, (uint64_t)n);
+    /* Paused, the consumer thread waits in consume() for up to 100 ms with
+     * nothing to fetch; the release that makes room wakes it at once
+     * (one thread wins the exchange). */
+    if (atomic_load_explicit(&r->wake_on_resume, memory_order_relaxed) &&
+        resume_due(r) && atomic_exchange(&r->wake_on_resume, 0)) {
+        rd_kafka_queue_yield(r->cq);
+    }
     if (atomic_load(&r->drain_waiters) > 0) {
         pthread_mutex_lock(&r->drain_mu);
         pthread_cond_broadcast(&r->drain_cv);
@@ -2096,15 +2115,16 @@ static void flow_control(struct px_relay *r)
             rd_kafka_topic_partition_list_destroy(assigned);
         }
         r->paused = 1;
+        atomic_store(&r->wake_on_resume, 1);
         PX_DBG("paused: %lld records, %lld bytes in flight", recs, bytes);
-    } else if (r->paused && recs < r->xc.max_records / 2 &&
-               bytes < r->xc.max_bytes / 2) {
+    } else if (r->paused && resume_due(r)) {
         if (rd_kafka_assignment(r->consumer, &assigned) ==
             RD_KAFKA_RESP_ERR_NO_ERROR) {
             pause_list(r, assigned, 0);
             rd_kafka_topic_partition_list_destroy(assigned);
         }
         r->paused = 0;
+        atomic_store(&r->wake_on_resume, 0);
         PX_DBG("resumed");
         fetch_kick(r, 0); /* a resume alone waits up to a second */
     }
@@ -2484,7 +2504,7 @@ static void reload_tick(struct px_relay *r, int64_t now);
 static void consume_loop(struct px_relay *r)
 {
     rd_kafka_message_t *msgs[PX_BATCH];
-    rd_kafka_queue_t   *q = rd_kafka_queue_get_consumer(r->consumer);
+    rd_kafka_queue_t   *q = r->cq;
     ssize_t             n;
     int64_t             now = now_ms();
     int64_t             last_store = now, last_stats = now, last_log = now;
@@ -2526,7 +2546,6 @@ static void consume_loop(struct px_relay *r)
             last_log = now;
         }
     }
-    rd_kafka_queue_destroy(q);
     if (r->opts->progress) {
         progress_line(r, &rates, 1);
     }
@@ -2580,6 +2599,7 @@ static int start_clients(struct px_relay *r, const char *bootstrap,
         return smt_diag(d, NULL, "consumer: %s", errstr);
     }
     rd_kafka_poll_set_consumer(r->consumer);
+    r->cq = rd_kafka_queue_get_consumer(r->consumer);
     r->q_max_bytes = conf_int(r->consumer, "queued.max.messages.kbytes",
                               65536) * 1024;
     r->q_min_msgs = conf_int(r->consumer, "queued.min.messages", 100000);
@@ -3261,6 +3281,9 @@ out:
         part_remove(&r, r.parts);
     }
     sweep_zombies(&r, 1);
+    if (r.cq != NULL) {
+        rd_kafka_queue_destroy(r.cq); /* no release can wake it any more */
+    }
     if (r.consumer != NULL) {
         rd_kafka_destroy(r.consumer);
     }
