@@ -597,6 +597,11 @@ int px_relay_metrics_init(struct px_relay_metrics *rm,
         "Partitions asked to fetch again after the consumer's prefetch queue "
         "ran dry while full (docs/operations.md, sizing).",
         PX_M_COUNTER, 0, 0);
+    rm->f_pauses = px_metrics_family(
+        m, "smtproxy_flow_pauses_total",
+        "Times consumption paused because the records or bytes in flight "
+        "reached their cap (limits.max.inflight.*).",
+        PX_M_COUNTER, 0, 0);
 
     rm->unrouted = px_metrics_series(m, rm->f_unrouted, NULL);
     {
@@ -611,6 +616,7 @@ int px_relay_metrics_init(struct px_relay_metrics *rm,
     rm->latency = px_metrics_series(m, rm->f_latency, NULL);
     rm->outq = px_metrics_series(m, rm->f_outq, NULL);
     rm->kicks = px_metrics_series(m, rm->f_kicks, NULL);
+    rm->pauses = px_metrics_series(m, rm->f_pauses, NULL);
 
     bind_routes(rm, pc);
     return 0;

@@ -189,9 +189,9 @@ struct px_relay_metrics {
     uint32_t  max_labels;
     uint32_t  f_in, f_out, f_filtered, f_errors, f_dlq, f_unrouted,
         f_reloads, f_lag, f_inflight_records, f_inflight_bytes, f_latency,
-        f_outq, f_kicks;
+        f_outq, f_kicks, f_pauses;
     uint32_t  unrouted, reload_ok, reload_error, inflight_records,
-        inflight_bytes, latency, outq, kicks;
+        inflight_bytes, latency, outq, kicks, pauses;
     uint32_t *dlq;          /* per route index 0..nroutes (unrouted) */
     uint32_t *filtered;     /* route r step s: filtered[step_base[r] + s] */
     uint32_t *step_base;    /* per route, into filtered */

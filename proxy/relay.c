@@ -261,6 +261,9 @@ struct px_relay {
     int64_t                         value_avg; /* of consumed values, EWMA */
     int                             q_high; /* queue seen near its limit */
     uint64_t                        n_kicks;
+    uint64_t                        n_pauses;       /* consumer thread */
+    long long                       inflight_peak;  /* consumer thread */
+    atomic_ullong                   n_resume_wakes; /* releases that woke it */
     uint64_t                        n_committed;
     /* metrics and the admin endpoint (proxy/metrics.c, proxy/admin.c) */
     struct px_relay_metrics         rm;
@@ -748,6 +751,8 @@ static void input_release(struct px_relay *r, struct px_input *in)
      * (one thread wins the exchange). */
     if (atomic_load_explicit(&r->wake_on_resume, memory_order_relaxed) &&
         resume_due(r) && atomic_exchange(&r->wake_on_resume, 0)) {
+        atomic_fetch_add_explicit(&r->n_resume_wakes, 1,
+                                  memory_order_relaxed);
         rd_kafka_queue_yield(r->cq);
     }
     if (atomic_load(&r->drain_waiters) > 0) {
@@ -1930,7 +1935,8 @@ static void write_stats(struct px_relay *r, FILE *f)
             "\"inflight_bytes\":%lld,\"delivery_failed\":%llu,"
             "\"paused\":%s,\"generation\":%llu,\"reloads_ok\":%llu,"
             "\"reloads_failed\":%llu,\"rebalances\":%llu,"
-            "\"fetch_kicks\":%llu}\n",
+            "\"fetch_kicks\":%llu,\"pauses\":%llu,\"resume_wakes\":%llu,"
+            "\"inflight_peak\":%lld}\n",
             (unsigned long long)atomic_load(&r->n_dlq),
             (unsigned long long)atomic_load(&r->n_dropped),
             (unsigned long long)atomic_load(&r->n_failed),
@@ -1942,7 +1948,9 @@ static void write_stats(struct px_relay *r, FILE *f)
             (unsigned long long)atomic_load(&r->n_reload_ok),
             (unsigned long long)atomic_load(&r->n_reload_err),
             (unsigned long long)atomic_load(&r->n_rebalances),
-            (unsigned long long)r->n_kicks);
+            (unsigned long long)r->n_kicks, (unsigned long long)r->n_pauses,
+            (unsigned long long)atomic_load(&r->n_resume_wakes),
+            r->inflight_peak);
 }
 
 static void stats_file(struct px_relay *r)
@@ -2108,6 +2116,10 @@ static void flow_control(struct px_relay *r)
     long long                        bytes = inflight_bytes(r);
     rd_kafka_topic_partition_list_t *assigned = NULL;
 
+    /* in-flight only grows by dispatch(), just before this: the peak */
+    if (recs > r->inflight_peak) {
+        r->inflight_peak = recs;
+    }
     if (!r->paused && (recs >= r->xc.max_records || bytes >= r->xc.max_bytes)) {
         if (rd_kafka_assignment(r->consumer, &assigned) ==
             RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -2115,6 +2127,8 @@ static void flow_control(struct px_relay *r)
             rd_kafka_topic_partition_list_destroy(assigned);
         }
         r->paused = 1;
+        r->n_pauses++;
+        px_metrics_add(r->rm.m, r->rm.pauses, 1);
         atomic_store(&r->wake_on_resume, 1);
         PX_DBG("paused: %lld records, %lld bytes in flight", recs, bytes);
     } else if (r->paused && resume_due(r)) {

@@ -259,6 +259,7 @@ check "latency count = deliveries" \
 check "a lag gauge per partition" grep -q '^smtproxy_consumer_lag_records{partition=0,topic=in} ' "$tmp/samples"
 check "producer queue depth" grep -q '^smtproxy_producer_queue_messages{} ' "$tmp/samples"
 check "fetch kicks counter" grep -q '^smtproxy_fetch_kicks_total{} ' "$tmp/samples"
+check "flow pauses counter" grep -q '^smtproxy_flow_pauses_total{} ' "$tmp/samples"
 check "unrouted counter" [ "$(sample 'smtproxy_unrouted_records_total{}')" = 0 ]
 check "reloads by result" [ "$(sample 'smtproxy_reloads_total{result=ok}')" = 0 ]
 

@@ -72,6 +72,40 @@ def test_backlog_with_a_small_prefetch_queue(tier, cluster, procs):
     assert not problems, h.fmt_problems(problems)
 
 
+def test_inflight_cap_pauses_and_resumes(tier, cluster, procs):
+    """limits.max.inflight.records bounds what the relay holds: reading a
+    backlog with a cap of 300 records, it pauses (many times), never holds
+    more than the cap plus the one batch the consumer takes before it looks
+    again (256), resumes when the workers' releases bring the count below
+    half (the release wakes the paused consumer thread: resume_wakes), and
+    loses, repeats or skips nothing."""
+    n, cap, batch = 20000, 300, 256
+    t = h.Topics("cap")
+    bs = cluster(t)
+    inputs = h.produce(bs, t.input, h.gen_inputs(n, seed=11))
+    relay = procs.relay("relay", h.pipeline_yaml(
+        t, bs, extra="limits:\n  max.inflight.records: %d\n" % cap)).start()
+    s = relay.wait_stats(lambda s: s["retired"] == n and s["inflight"] == 0,
+                         "all %d inputs retired" % n)
+    assert relay.stop() == 0, relay.log_tail()
+    assert s["pauses"] > 0, (
+        "never paused reading %d records with a cap of %d in flight "
+        "(stats %r)" % (n, cap, s))
+    assert s["inflight_peak"] < cap + batch, (
+        "%d records in flight at the peak, the cap is %d (+ one batch of "
+        "%d)" % (s["inflight_peak"], cap, batch))
+    assert s["resume_wakes"] > 0, (
+        "%d pauses, and no release woke the paused consumer (stats %r)"
+        % (s["pauses"], s))
+    ends = h.end_offsets(bs, t.input)
+    got = h.committed(bs, t.group, t.input)
+    assert got == ends and sum(ends.values()) == n, (
+        "committed %r, expected the end offsets %r" % (got, ends))
+    out = h.Outputs(bs, t, inputs)
+    problems = h.check_accounting(out, inputs, exact=True)
+    assert not problems, h.fmt_problems(problems)
+
+
 BLOB_ROUTE = """\
   - name: blob
     condition: {{field: type, equals: blob}}
