@@ -18,6 +18,20 @@ import helpers as h
 SMALL = 2000  # inputs before the interesting record
 
 
+def _all_delivered_and_committed(bs, t, inputs):
+    """The group's committed offsets are the input's end offsets (every
+    input, nothing more), and every input reached each of its routes
+    exactly once, as the test predicts it."""
+    ends = h.end_offsets(bs, t.input)
+    got = h.committed(bs, t.group, t.input)
+    assert got == ends and sum(ends.values()) == len(inputs), (
+        "committed offsets %r, expected the end offsets %r (%d inputs)"
+        % (got, ends, len(inputs)))
+    out = h.Outputs(bs, t, inputs)
+    problems = h.check_accounting(out, inputs, exact=True)
+    assert not problems, h.fmt_problems(problems)
+
+
 def test_clean_stop_commits_end_offsets(tier, cluster, procs):
     """With auto-commits far apart (1 h), only the shutdown commit can move
     the group's offsets: after SIGTERM they are the input's end offsets."""
@@ -31,14 +45,7 @@ def test_clean_stop_commits_end_offsets(tier, cluster, procs):
     rc = relay.stop()
     assert rc == 0, "exit status %r, expected 0; log:\n%s" % (
         rc, relay.log_tail())
-    ends = h.end_offsets(bs, t.input)
-    got = h.committed(bs, t.group, t.input)
-    assert got == ends and sum(ends.values()) == SMALL, (
-        "committed offsets after SIGTERM %r, expected the end offsets %r"
-        % (got, ends))
-    out = h.Outputs(bs, t, inputs)
-    problems = h.check_accounting(out, inputs, exact=True)
-    assert not problems, h.fmt_problems(problems)
+    _all_delivered_and_committed(bs, t, inputs)
 
 
 @pytest.mark.real_only
@@ -63,13 +70,7 @@ def test_backlog_with_a_small_prefetch_queue(tier, cluster, procs):
     assert s["fetch_kicks"] > 0, (
         "no fetch kick while reading %d records through a 256 KiB prefetch "
         "queue: the case it exists for did not happen (stats %r)" % (n, s))
-    ends = h.end_offsets(bs, t.input)
-    got = h.committed(bs, t.group, t.input)
-    assert got == ends and sum(ends.values()) == n, (
-        "committed %r, expected the end offsets %r" % (got, ends))
-    out = h.Outputs(bs, t, inputs)
-    problems = h.check_accounting(out, inputs, exact=True)
-    assert not problems, h.fmt_problems(problems)
+    _all_delivered_and_committed(bs, t, inputs)
 
 
 def test_inflight_cap_pauses_and_resumes(tier, cluster, procs):
@@ -97,13 +98,7 @@ def test_inflight_cap_pauses_and_resumes(tier, cluster, procs):
     assert s["resume_wakes"] > 0, (
         "%d pauses, and no release woke the paused consumer (stats %r)"
         % (s["pauses"], s))
-    ends = h.end_offsets(bs, t.input)
-    got = h.committed(bs, t.group, t.input)
-    assert got == ends and sum(ends.values()) == n, (
-        "committed %r, expected the end offsets %r" % (got, ends))
-    out = h.Outputs(bs, t, inputs)
-    problems = h.check_accounting(out, inputs, exact=True)
-    assert not problems, h.fmt_problems(problems)
+    _all_delivered_and_committed(bs, t, inputs)
 
 
 BLOB_ROUTE = """\
