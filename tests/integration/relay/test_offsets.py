@@ -101,6 +101,27 @@ def test_inflight_cap_pauses_and_resumes(tier, cluster, procs):
     _all_delivered_and_committed(bs, t, inputs)
 
 
+def test_partitions_spread_over_workers(tier, cluster, procs):
+    """Each assigned partition goes to the worker with the fewest: 4
+    partitions on 3 workers are 2, 1 and 1, never 4 on one (a hash of the
+    partition's name did that for some topic names, and a single worker
+    then did all the work). Everything is still delivered exactly once."""
+    n = h.INPUT_PARTITIONS * 500
+    t = h.Topics("spread")
+    bs = cluster(t)
+    inputs = h.produce(bs, t.input, h.gen_inputs(n, seed=13))
+    relay = procs.relay("relay", h.pipeline_yaml(
+        t, bs, extra="workers: 3\n")).start()
+    s = relay.wait_stats(lambda s: s["retired"] == n and s["inflight"] == 0,
+                         "all %d inputs retired" % n)
+    spread = sorted(s["worker_partitions"])
+    assert relay.stop() == 0, relay.log_tail()
+    assert spread == [1, 1, 2], (
+        "%d partitions over 3 workers as %r, expected [1, 1, 2]"
+        % (h.INPUT_PARTITIONS, s["worker_partitions"]))
+    _all_delivered_and_committed(bs, t, inputs)
+
+
 BLOB_ROUTE = """\
   - name: blob
     condition: {{field: type, equals: blob}}
