@@ -20,7 +20,7 @@
  * The client settings are the relay's defaults (proxy/kafka.c), so that
  * the comparison is between the programs, not between configurations:
  * consumer cooperative-sticky, earliest reset, auto-commit every 5 s,
- * enable.auto.offset.store=false, queued.max.messages.kbytes=8192, and the
+ * enable.auto.offset.store=false, queued.max.messages.kbytes=4096, and the
  * relay's fetch kick (kick() below); producer idempotent, linger.ms=20,
  * murmur2_random. -C / -P add or override consumer / producer properties.
  *
@@ -370,7 +370,7 @@ int main(int argc, char **argv)
     bad |= set(cconf, "auto.offset.reset", "earliest");
     bad |= set(cconf, "partition.assignment.strategy", "cooperative-sticky");
     bad |= set(cconf, "enable.partition.eof", "false");
-    bad |= set(cconf, "queued.max.messages.kbytes", "8192");
+    bad |= set(cconf, "queued.max.messages.kbytes", "4096");
     bad |= set(pconf, "enable.idempotence", "true");
     bad |= set(pconf, "partitioner", "murmur2_random");
     bad |= set(pconf, "linger.ms", "20");

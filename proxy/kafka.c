@@ -402,10 +402,10 @@ rd_kafka_conf_t *px_kafka_conf(const struct smt_pipeline_conf *pc,
          * twice that in memory (an op per message, whole fetch buffers).
          * The relay's own in-flight cap bounds the rest, and its fetch
          * kick (relay.c, fetch_kick()) restarts fetching as soon as the
-         * queue runs dry, so 8 MiB keeps RSS small without starving the
-         * workers (bench/e2e.py: the same records/s as 16 MiB, ~15 MiB
-         * less peak RSS). */
-        set_default(conf, "queued.max.messages.kbytes", "8192");
+         * queue runs dry, so 4 MiB keeps RSS small without starving the
+         * workers (bench/e2e.py: 16, 8 and 4 MiB give the same records/s;
+         * each halving saves ~15 MiB of peak RSS). */
+        set_default(conf, "queued.max.messages.kbytes", "4096");
     } else {
         set_default(conf, "enable.idempotence", "true");
         /* Java's default partitioner for keyed records: murmur2 of the key
