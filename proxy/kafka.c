@@ -217,8 +217,9 @@ static const struct smt_opt reload_opts[] = {
  * and parsed through a table like every other option. */
 static const struct smt_opt workers_opts[] = {
     {"workers", SMT_OPT_INT, "0", 0, 0, 256, NULL, 0,
-     "worker threads, 0 = one per core; a partition is always processed by "
-     "the same worker, so each route keeps the partition's order"},
+     "worker threads, 0 = one per core; an assigned partition is processed "
+     "by one worker (the one with the fewest partitions when it was "
+     "assigned), so each route keeps the partition's order"},
     {0},
 };
 
