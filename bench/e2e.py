@@ -525,6 +525,15 @@ class Bench:
                   ", ".join("%.0f" % x for x in pt["all"]),
                   ", ".join("%.0f" % x for x in bare["all"]),
                   ", ".join("%.0f" % x for x in rl["all"])))
+        per_round = sorted(r / p for r, p in zip(rl["all"], pt["all"]))
+        print("  smtproxy (reference chain) / passthrough in the same round: "
+              "%s (median %.2fx; the two run back to back, so this pairs "
+              "them under the most similar conditions)" % (
+                  ", ".join("%.2fx" % (r / p)
+                            for r, p in zip(rl["all"], pt["all"])),
+                  per_round[len(per_round) // 2] if len(per_round) % 2 else
+                  (per_round[len(per_round) // 2 - 1] +
+                   per_round[len(per_round) // 2]) / 2))
         print("  no transforms: smtproxy forwarding every record unchanged "
               "(bench/relay-bare.yaml): what the relay costs without the "
               "chain; the reference chain's rows add the transforms "
