@@ -32,6 +32,20 @@ def _all_delivered_and_committed(bs, t, inputs):
     assert not problems, h.fmt_problems(problems)
 
 
+def _read_backlog(cluster, procs, name, n, seed, **pipeline):
+    """n inputs produced first, then a relay (h.pipeline_yaml(**pipeline))
+    reads them to the end and stops cleanly. Returns (bootstrap, topics,
+    inputs, the last stats snapshot with everything retired)."""
+    t = h.Topics(name)
+    bs = cluster(t)
+    inputs = h.produce(bs, t.input, h.gen_inputs(n, seed=seed))
+    relay = procs.relay("relay", h.pipeline_yaml(t, bs, **pipeline)).start()
+    s = relay.wait_stats(lambda s: s["retired"] == n and s["inflight"] == 0,
+                         "all %d inputs retired" % n)
+    assert relay.stop() == 0, relay.log_tail()
+    return bs, t, inputs, s
+
+
 def test_clean_stop_commits_end_offsets(tier, cluster, procs):
     """With auto-commits far apart (1 h), only the shutdown commit can move
     the group's offsets: after SIGTERM they are the input's end offsets."""
@@ -58,14 +72,9 @@ def test_backlog_with_a_small_prefetch_queue(tier, cluster, procs):
     neither skip nor repeat a record: every input reaches its routes exactly
     once and the end offsets are committed."""
     n = 20000
-    t = h.Topics("backlog")
-    bs = cluster(t)
-    inputs = h.produce(bs, t.input, h.gen_inputs(n, seed=5))
-    relay = procs.relay("relay", h.pipeline_yaml(
-        t, bs, consumer_extra="  queued.max.messages.kbytes: 256\n")).start()
-    s = relay.wait_stats(lambda s: s["retired"] == n and s["inflight"] == 0,
-                         "all %d inputs retired" % n)
-    assert relay.stop() == 0, relay.log_tail()
+    bs, t, inputs, s = _read_backlog(
+        cluster, procs, "backlog", n, seed=5,
+        consumer_extra="  queued.max.messages.kbytes: 256\n")
     assert s["in"] == n, "consumed %d records of %d" % (s["in"], n)
     assert s["fetch_kicks"] > 0, (
         "no fetch kick while reading %d records through a 256 KiB prefetch "
@@ -81,14 +90,9 @@ def test_inflight_cap_pauses_and_resumes(tier, cluster, procs):
     half (the release wakes the paused consumer thread: resume_wakes), and
     loses, repeats or skips nothing."""
     n, cap, batch = 20000, 300, 256
-    t = h.Topics("cap")
-    bs = cluster(t)
-    inputs = h.produce(bs, t.input, h.gen_inputs(n, seed=11))
-    relay = procs.relay("relay", h.pipeline_yaml(
-        t, bs, extra="limits:\n  max.inflight.records: %d\n" % cap)).start()
-    s = relay.wait_stats(lambda s: s["retired"] == n and s["inflight"] == 0,
-                         "all %d inputs retired" % n)
-    assert relay.stop() == 0, relay.log_tail()
+    bs, t, inputs, s = _read_backlog(
+        cluster, procs, "cap", n, seed=11,
+        extra="limits:\n  max.inflight.records: %d\n" % cap)
     assert s["pauses"] > 0, (
         "never paused reading %d records with a cap of %d in flight "
         "(stats %r)" % (n, cap, s))
@@ -107,16 +111,9 @@ def test_partitions_spread_over_workers(tier, cluster, procs):
     partition's name did that for some topic names, and a single worker
     then did all the work). Everything is still delivered exactly once."""
     n = h.INPUT_PARTITIONS * 500
-    t = h.Topics("spread")
-    bs = cluster(t)
-    inputs = h.produce(bs, t.input, h.gen_inputs(n, seed=13))
-    relay = procs.relay("relay", h.pipeline_yaml(
-        t, bs, extra="workers: 3\n")).start()
-    s = relay.wait_stats(lambda s: s["retired"] == n and s["inflight"] == 0,
-                         "all %d inputs retired" % n)
-    spread = sorted(s["worker_partitions"])
-    assert relay.stop() == 0, relay.log_tail()
-    assert spread == [1, 1, 2], (
+    bs, t, inputs, s = _read_backlog(cluster, procs, "spread", n, seed=13,
+                                     extra="workers: 3\n")
+    assert sorted(s["worker_partitions"]) == [1, 1, 2], (
         "%d partitions over 3 workers as %r, expected [1, 1, 2]"
         % (h.INPUT_PARTITIONS, s["worker_partitions"]))
     _all_delivered_and_committed(bs, t, inputs)
