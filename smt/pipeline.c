@@ -163,6 +163,12 @@ static enum route_result route_once(struct smt_pipeline *pl, uint32_t i,
 
     smt_record_fork(rec, in);
     rec->codec = pc->codec;
+    /* The last route may change the input's trees instead of copying them:
+     * nothing reads them after it (failures report the input's bytes), and
+     * no retry runs it again over them. */
+    rec->take_origin = i + 1 == pl->nroutes &&
+                       (route->has_errors ? &route->errors : &pc->errors)
+                               ->retry_timeout_ms == 0;
     smt_err_clear(err);
     if (route->cond != NULL) {
         r = smt_cond_eval(route->cond, rec, err);

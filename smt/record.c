@@ -7,7 +7,10 @@
  * later route reuses that tree. A route that changes a side clones the tree
  * into the shared arena first (copying is far cheaper than parsing, and raw
  * spans of untouched subtrees survive the copy, so they are still written
- * by memcpy). Encoding runs once per changed side at the end of a route.
+ * by memcpy), except the last route when it is never retried
+ * (`take_origin`): nothing reads the input's tree after it, so it changes
+ * that tree in place. Encoding runs once per changed side at the end of a
+ * route.
  */
 #include "record.h"
 #include "avro.h"
@@ -30,6 +33,7 @@ void smt_record_fork(struct smt_record *out, struct smt_record *in)
     *out = *in;
     out->key.origin = in->key.origin ? in->key.origin : &in->key;
     out->value.origin = in->value.origin ? in->value.origin : &in->value;
+    out->take_origin = 0;
     if (in->nhdrs > 0) {
         /* two spare slots: routes commonly add a header or two */
         out->hcap = in->nhdrs + 2;
@@ -185,8 +189,11 @@ struct smt_val *smt_record_doc_mut(struct smt_record *rec, int side,
         return NULL;
     }
     /* The tree may be the input's, read by other routes: take a copy (of
-     * its containers; scalar nodes are never changed in place). */
-    d->doc = smt_val_fork(rec->arena, d->doc);
+     * its containers; scalar nodes are never changed in place), unless no
+     * one reads the input's tree after this record. */
+    if (!rec->take_origin || d->origin == NULL || d->doc != d->origin->doc) {
+        d->doc = smt_val_fork(rec->arena, d->doc);
+    }
     d->state = SMT_DS_DIRTY;
     return d->doc;
 }

@@ -69,6 +69,10 @@ struct smt_record {
      * worker); NULL unless a format is SMT_FMT_AVRO. Set by the pipeline
      * on each route's record; forks and splits copy it. */
     struct smt_codec  *codec;
+    /* Set by the pipeline on the record of the last route to read the
+     * input's trees (and one that is never retried): a change then takes
+     * the origin's decoded tree instead of copying it. */
+    uint8_t            take_origin;
 };
 
 /** Initialises rec with null key/value, no headers, the given formats and
@@ -88,8 +92,9 @@ void smt_record_fork(struct smt_record *out, struct smt_record *in);
 const struct smt_val *smt_record_doc(struct smt_record *rec, int side,
                                      struct smt_err *err);
 
-/** Decoded key or value for a change: makes it this record's own copy and
- *  marks the side dirty. Same errors as smt_record_doc(). */
+/** Decoded key or value for a change: makes it this record's own copy
+ *  (or, with take_origin set, takes the origin's tree itself) and marks the
+ *  side dirty. Same errors as smt_record_doc(). */
 struct smt_val *smt_record_doc_mut(struct smt_record *rec, int side,
                                    struct smt_err *err);
 

@@ -176,8 +176,107 @@ static void test_routes(void)
     smt_pipeline_conf_free(pc);
 }
 
+/* The last route (never retried) changes the input's tree in place rather
+ * than copying it: nothing reads that tree after it. Earlier routes' outputs
+ * are unaffected; with errors.retry.timeout the last route copies, so a
+ * second attempt would start from the input as it came. */
+static const char take_yaml[] =
+    "name: t\n"
+    "input: {topics: [sensors.raw]}\n"
+    "errors: {tolerance: all}\n"
+    "routes:\n"
+    "  - name: first\n"
+    "    transforms:\n"
+    "      - {type: MaskField$Value, fields: op.email, "
+    "field.syntax.version: V2}\n"
+    "    topic: out.first\n"
+    "  - name: last\n"
+    "%s"
+    "    transforms:\n"
+    "      - {type: MaskField$Value, fields: op.name, "
+    "field.syntax.version: V2}\n"
+    "      - {type: Cast$Value, name: cast, spec: temp:float64}\n"
+    "    topic: out.last\n";
+
+/* op.name of the input record's decoded value after processing */
+static void run_take(const char *retry, const char *value, struct seen *s,
+                     char *name, size_t size)
+{
+    char                      text[1024];
+    struct smt_pipeline_conf *pc;
+    struct smt_pipeline      *pl;
+    struct smt_err            err;
+    struct smt_arena          a;
+    struct smt_record         in;
+    const struct smt_val     *op, *v;
+
+    snprintf(text, sizeof(text), take_yaml, retry);
+    pc = load(text);
+    T_OK(pc != NULL);
+    if (pc == NULL) {
+        return;
+    }
+    pl = smt_pipeline_new(pc, &err);
+    T_OK(pl != NULL);
+    memset(s, 0, sizeof(*s));
+    snprintf(name, size, "(none)");
+    smt_arena_init(&a, 4096);
+    smt_record_init(&in, &a, SMT_FMT_JSON, SMT_FMT_JSON);
+    in.topic = SMT_BYTES_LIT("sensors.raw");
+    in.value.raw.ptr = smt_arena_memdup(&a, value, strlen(value));
+    in.value.raw.len = strlen(value);
+    if (pl != NULL) {
+        smt_pipeline_process(pl, &in, collect, s);
+        op = in.value.doc != NULL ? smt_obj_get(in.value.doc, "op", 2) : NULL;
+        v = op != NULL ? smt_obj_get(op, "name", 4) : NULL;
+        if (v != NULL && v->type == SMT_STRING) {
+            snprintf(name, size, "%.*s", (int)v->u.s.len, v->u.s.ptr);
+        }
+        smt_pipeline_free(pl);
+    }
+    smt_arena_fini(&a);
+    smt_pipeline_conf_free(pc);
+}
+
+static void test_last_route_takes_input_tree(void)
+{
+    static const char good[] =
+        "{\"op\":{\"email\":\"a@b\",\"name\":\"Ana\"},\"temp\":\"1.5\"}";
+    static const char bad[] =
+        "{\"op\":{\"email\":\"a@b\",\"name\":\"Ana\"},\"temp\":\"n/a\"}";
+    struct seen s;
+    char        name[64];
+
+    run_take("", good, &s, name, sizeof(name));
+    T_EQI(s.n, 2);
+    T_EQS(s.route[0], "first");
+    T_EQS(s.value[0],
+          "{\"op\":{\"email\":\"\",\"name\":\"Ana\"},\"temp\":\"1.5\"}");
+    T_EQS(s.route[1], "last");
+    T_EQS(s.value[1],
+          "{\"op\":{\"email\":\"a@b\",\"name\":\"\"},\"temp\":1.5}");
+    T_EQS(name, ""); /* taken: the input's tree is the last route's */
+
+    /* a failure after the change: reported, the first output intact */
+    run_take("", bad, &s, name, sizeof(name));
+    T_EQI(s.n, 2);
+    T_EQS(s.value[0],
+          "{\"op\":{\"email\":\"\",\"name\":\"Ana\"},\"temp\":\"n/a\"}");
+    T_EQI(s.outcome[1], SMT_OUT_FAIL);
+    T_EQS(s.step[1], "cast");
+
+    /* a route that may be retried copies: the input's tree stays as it came */
+    run_take("    errors: {tolerance: all, retry.timeout: 1s}\n", good, &s,
+             name, sizeof(name));
+    T_EQI(s.n, 2);
+    T_EQS(s.value[1],
+          "{\"op\":{\"email\":\"a@b\",\"name\":\"\"},\"temp\":1.5}");
+    T_EQS(name, "Ana");
+}
+
 int main(void)
 {
     test_routes();
+    test_last_route_takes_input_tree();
     return t_done("test_pipeline");
 }
