@@ -21,7 +21,10 @@ What it does:
      and the last snapshot taken while records were moving, over the time
      between them (file mtimes), so group join and the tail are left out.
      BENCH_ROUNDS (default 2) alternates the three that many times; the best
-     round of each counts. Peak RSS is VmHWM from /proc, CPU the process's
+     round of each counts. Before the first round, one passthrough pass
+     that is not counted warms the broker up (its JVM, the fetch path and
+     the page cache: the first pass used to be the slowest of every
+     program); BENCH_WARMUP=0 skips it. Peak RSS is VmHWM from /proc, CPU the process's
      utime+stime, both read just before it is stopped with SIGTERM;
   4. latency: at half the relay's measured rate, e2e_client produces into
      a fresh topic and consumes the program's output topic, for
@@ -148,6 +151,7 @@ class Bench:
         self.records = env_int("BENCH_RECORDS", 500000)
         self.partitions = env_int("BENCH_PARTITIONS", 4)
         self.rounds = max(1, env_int("BENCH_ROUNDS", 2))
+        self.warmup = env_int("BENCH_WARMUP", 1) > 0
         self.lat_seconds = env_int("BENCH_LAT_SECONDS", 10)
         self.lat_warmup = env_int("BENCH_LAT_WARMUP", 3)
         self.lat_steps = env_int("BENCH_LAT_STEPS", 3)
@@ -457,6 +461,10 @@ class Bench:
         self.log("loaded %d records (%.1f MB key+value) in %.1f s"
                  % (self.records, self.bytes / 1e6, load["seconds"]))
 
+        if self.warmup:
+            t = self.throughput("passthrough", 0)
+            self.log("warm-up pass (not counted): passthrough %.0f records/s"
+                     % t["rate"])
         runs = {"passthrough": [], "bare": [], "relay": []}
         for rnd in range(1, self.rounds + 1):
             for kind in ("passthrough", "bare", "relay"):
@@ -501,9 +509,10 @@ class Bench:
               "program and clients"
               % (n, per, self.partitions, self.bootstrap,
                  " (started here)" if self.started_broker else "", ncpu))
-        print("throughput: best of %d round(s), rate between the first and "
-              "last stats snapshot while records moved"
-              % self.rounds)
+        print("throughput: best of %d round(s)%s, rate between the first "
+              "and last stats snapshot while records moved"
+              % (self.rounds, " after an uncounted warm-up pass"
+                 if self.warmup else ""))
         print()
         hdr = "%-28s %10s %6s %6s %9s %7s %8s %8s %8s %7s" % (
             "program", "records/s", "MB/s", "ratio", "peak RSS", "CPU s",
