@@ -341,15 +341,6 @@ struct px_apply {
     char                            stop_msg[512];
 };
 
-static const struct smt_errors_conf *
-route_errors(const struct px_apply *ap, const struct smt_route_conf *r)
-{
-    if (r != NULL && r->has_errors) {
-        return &r->errors;
-    }
-    return &ap->pc->errors;
-}
-
 /* Writes "key":.. (or "key_base64":..) for one side. json_text: the bytes
  * are known to be one valid JSON text (they came from the input line, or
  * were decoded or encoded by the pipeline). */
@@ -492,7 +483,7 @@ static void apply_emit(void *opaque, const struct smt_output *o)
         break;
     case SMT_OUT_FAIL:
         ap->failed++;
-        ec = route_errors(ap, o->route);
+        ec = smt_route_errors(ap->pc, o->route);
         if (ec->dlq_topic != NULL && ec->dlq_topic[0] != '\0') {
             ap->dlq++;
         }

@@ -491,8 +491,7 @@ static void bind_routes(struct px_relay_metrics *rm,
     rm->dlq = smt_xcalloc(pc->nroutes + 1, sizeof(*rm->dlq));
     for (r = 0; r <= pc->nroutes; r++) {
         const struct smt_errors_conf *ec =
-            r < pc->nroutes && pc->routes[r].has_errors ? &pc->routes[r].errors
-                                                        : &pc->errors;
+            smt_route_errors(pc, r < pc->nroutes ? &pc->routes[r] : NULL);
         const char *l[] = {"route", route_name(rm, r), "topic",
                            ec->dlq_topic ? ec->dlq_topic : "", NULL};
 

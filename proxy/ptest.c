@@ -867,13 +867,6 @@ static const char *adup(struct smt_arena *a, const char *s)
     return s != NULL ? smt_arena_memdup(a, s, strlen(s)) : NULL;
 }
 
-/* The errors block that governs a route (relay.c route_errors()). */
-static const struct smt_errors_conf *
-errors_of(const struct smt_pipeline_conf *pc, const struct smt_route_conf *r)
-{
-    return r != NULL && r->has_errors ? &r->errors : &pc->errors;
-}
-
 static void add_dlq(struct pt_run *run, const struct smt_errors_conf *ec,
                     const char *stage, const char *klass,
                     const char *exception, const char *message,
@@ -947,7 +940,7 @@ static void run_emit(void *opaque, const struct smt_output *o)
          * the route's that happened to need it first: no route then */
         rname = route != NULL && (o->step != NULL || !conv) ? route->name
                                                             : NULL;
-        ec = errors_of(run->pc, route);
+        ec = smt_route_errors(run->pc, route);
         add_dlq(run, ec, smt_stage_name(o->err->stage), klass,
                 smt_err_class(o->err->code), o->err->msg, rname,
                 o->step != NULL ? o->step->id : NULL);

@@ -491,6 +491,17 @@ static struct px_part *part_find(struct px_relay *r, const char *topic,
  * to the worker with the fewest partitions, so that partitions spread
  * evenly (a hash of the name left one worker idle in most small
  * assignments: 4 partitions on 2 workers split 2/2 only 6 times in 16). */
+/* Assigned partitions per worker, into load[nworkers]. Consumer thread. */
+static void worker_loads(const struct px_relay *r, int *load)
+{
+    const struct px_part *p;
+
+    memset(load, 0, (size_t)r->nworkers * sizeof(*load));
+    for (p = r->parts; p != NULL; p = p->next) {
+        load[p->worker]++;
+    }
+}
+
 static int part_worker(const struct px_relay *r, const char *topic,
                        int32_t partition)
 {
@@ -503,10 +514,8 @@ static int part_worker(const struct px_relay *r, const char *topic,
             return p->worker;
         }
     }
-    load = smt_xcalloc((size_t)r->nworkers, sizeof(*load));
-    for (p = r->parts; p != NULL; p = p->next) {
-        load[p->worker]++;
-    }
+    load = smt_xmalloc((size_t)r->nworkers * sizeof(*load));
+    worker_loads(r, load);
     for (w = 1; w < r->nworkers; w++) {
         if (load[w] < load[best]) {
             best = w;
@@ -886,12 +895,6 @@ static int wait_drained(struct px_relay *r,
 /* ---------------------------------------------------------------------- */
 /* Producing */
 
-static const struct smt_errors_conf *route_errors(const struct smt_pipeline_conf *pc,
-                                                  const struct smt_route_conf *route)
-{
-    return route != NULL && route->has_errors ? &route->errors : &pc->errors;
-}
-
 /* Topic handles, per worker (each has its own producer): producing by name
  * makes librdkafka look the topic up under a lock for every message. A
  * small cache, oldest evicted first, because TimestampRouter-style
@@ -1214,7 +1217,7 @@ static void report_failure(struct px_worker *w, struct px_input *in,
                            int failure)
 {
     struct px_relay              *r = w->r;
-    const struct smt_errors_conf *ec = route_errors(in->gen->pc, route);
+    const struct smt_errors_conf *ec = smt_route_errors(in->gen->pc, route);
     const rd_kafka_message_t     *rkm = in->rkm;
     char                          errbuf[256], line[1024];
     int                           reported = 0;
@@ -1569,7 +1572,7 @@ static void delivery_failed(struct px_worker *w, struct px_dfail *d)
     const struct smt_pipeline_conf *pc = out->in->gen->pc;
     const struct smt_route_conf  *route =
         out->route < pc->nroutes ? &pc->routes[out->route] : NULL;
-    const struct smt_errors_conf *ec = route_errors(pc, route);
+    const struct smt_errors_conf *ec = smt_route_errors(pc, route);
     struct smt_retry              rs;
     int64_t                       now = now_ms(), wait;
 
@@ -1958,6 +1961,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void write_stats(struct px_relay *r, FILE *f)
 {
     uint32_t i;
+    int     *load;
 
     fprintf(f, "{\"in\":%llu,\"out\":{",
             (unsigned long long)atomic_load(&r->n_in));
@@ -1988,15 +1992,12 @@ static void write_stats(struct px_relay *r, FILE *f)
             (unsigned long long)atomic_load(&r->n_resume_wakes),
             r->inflight_peak);
     /* how the assigned partitions spread over the workers */
+    load = smt_xmalloc((size_t)r->nworkers * sizeof(*load));
+    worker_loads(r, load);
     for (i = 0; i < (uint32_t)r->nworkers; i++) {
-        const struct px_part *p;
-        int                   n = 0;
-
-        for (p = r->parts; p != NULL; p = p->next) {
-            n += p->worker == (int)i;
-        }
-        fprintf(f, "%s%d", i ? "," : "", n);
+        fprintf(f, "%s%d", i ? "," : "", load[i]);
     }
+    free(load);
     fputs("]}\n", f);
 }
 

@@ -167,8 +167,7 @@ static enum route_result route_once(struct smt_pipeline *pl, uint32_t i,
      * nothing reads them after it (failures report the input's bytes), and
      * no retry runs it again over them. */
     rec->take_origin = i + 1 == pl->nroutes &&
-                       (route->has_errors ? &route->errors : &pc->errors)
-                               ->retry_timeout_ms == 0;
+                       smt_route_errors(pc, route)->retry_timeout_ms == 0;
     smt_err_clear(err);
     if (route->cond != NULL) {
         r = smt_cond_eval(route->cond, rec, err);
@@ -216,8 +215,7 @@ static enum route_result route_attempts(struct smt_pipeline *pl, uint32_t i,
                                         int *cancelled)
 {
     const struct smt_route_conf  *route = &pl->conf->routes[i];
-    const struct smt_errors_conf *ec =
-        route->has_errors ? &route->errors : &pl->conf->errors;
+    const struct smt_errors_conf *ec = smt_route_errors(pl->conf, route);
     struct smt_retry              rs;
     enum route_result             res;
     int64_t                       wait;

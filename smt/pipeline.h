@@ -110,6 +110,15 @@ struct smt_pipeline_conf *smt_pipeline_conf_load_connect(const char *name,
                                                          struct smt_diags *d);
 void smt_pipeline_conf_free(struct smt_pipeline_conf *pc);
 
+/** The errors block that governs route (the pipeline's for NULL: unrouted
+ *  records, or a route that overrides nothing). */
+static inline const struct smt_errors_conf *
+smt_route_errors(const struct smt_pipeline_conf *pc,
+                 const struct smt_route_conf *route)
+{
+    return route != NULL && route->has_errors ? &route->errors : &pc->errors;
+}
+
 /** What happened to one input record in one route (or unrouted). */
 enum smt_outcome {
     SMT_OUT_RECORD = 1, /* a record for rec.topic */
